@@ -26,7 +26,6 @@ export type ErrorCode =
   | "bad_cid"
   | "mailbox_full"
   | "unavailable"
-  | "slow_reader"
   | "internal";
 
 export interface Limits {

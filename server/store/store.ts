@@ -128,7 +128,12 @@ export interface Store {
   markRead(readerId: number, fromUserId: number, upToId: number, at: string): Promise<Notified>;
 
   /** Normalized messages between two users, with id < beforeId when given; oldest first. */
-  history(userId: number, withUserId: number, beforeId: number | undefined, limit: number): Promise<HistoryMessage[]>;
+  history(
+    userId: number,
+    withUserId: number,
+    beforeId: number | undefined,
+    limit: number,
+  ): Promise<HistoryMessage[]>;
 
   /** Messages created before `olderThan` and never delivered expire, with an `expired` receipt. */
   expireMessages(olderThan: string, at: string): Promise<Notified>;

@@ -1,0 +1,9 @@
+// Every migration, by name. Names sort in the order they run (a date, then a number), and the
+// list is static so the compiled server needs no migration folder at run time.
+
+import type { Migration } from "kysely";
+import * as initial from "./2026_11_25_001_initial.js";
+
+export const migrations: Record<string, Migration> = {
+  "2026_11_25_001_initial": initial,
+};

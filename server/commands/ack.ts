@@ -1,0 +1,19 @@
+import { integerArg } from "../protocol/arguments.js";
+import { type Command, currentUser } from "./command.js";
+
+export const ack: Command = {
+  needsLogin: true,
+  pipelined: true,
+  async run(context, args) {
+    const { services } = context;
+    const user = currentUser(context);
+    const upTo = integerArg(args, "upTo");
+    const session = services.sessions.get(user.id);
+    if (session === undefined) return undefined;
+    const effective = session.pusher.acknowledged(upTo);
+    if (effective <= 0) return undefined;
+    const notified = await services.store.acknowledge(user.id, effective, services.now().toISOString());
+    services.sessions.wake(notified.userIds);
+    return undefined;
+  },
+};

@@ -1,0 +1,11 @@
+import type { Command } from "./command.js";
+
+export const logout: Command = {
+  needsLogin: true,
+  pipelined: false,
+  async run(context) {
+    // The session ends when the connection closes (Server wires close to SessionRegistry.detach).
+    context.closeAfterResponse("logout");
+    return undefined;
+  },
+};

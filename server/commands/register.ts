@@ -1,0 +1,36 @@
+import { cleanDisplayName, isAcceptablePassword, isValidUserName } from "../protocol/account-rules.js";
+import { optionalStringArg, stringArg } from "../protocol/arguments.js";
+import { ProtocolError } from "../protocol/protocol-error.js";
+import type { Command } from "./command.js";
+
+export const register: Command = {
+  needsLogin: false,
+  pipelined: false,
+  async run({ connection, services }, args) {
+    const user = stringArg(args, "user");
+    const password = stringArg(args, "password");
+    const rawName = optionalStringArg(args, "name");
+    if (!isValidUserName(user)) {
+      throw new ProtocolError(
+        "invalid_username",
+        "a user name is 1 to 32 of the characters A-Z a-z 0-9 _ . -",
+      );
+    }
+    if (!isAcceptablePassword(password)) {
+      throw new ProtocolError("weak_password", "a password is 8 to 1024 characters long");
+    }
+    const name = rawName === undefined ? user : cleanDisplayName(rawName);
+    if (name === undefined) {
+      throw new ProtocolError("bad_argument", '"name" must be 1 to 64 printable characters');
+    }
+    const passwordHash = await services.passwords.hash(password);
+    const record = await services.store.createUser({
+      user,
+      name,
+      passwordHash,
+      at: services.now().toISOString(),
+    });
+    connection.log.info("registered", { user: record.user });
+    return { user: record.user };
+  },
+};

@@ -1,0 +1,251 @@
+// Every tunable in one place, with its unit in its name. The command line and PARLEY_*
+// environment variables map onto these; tests pass overrides directly.
+
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
+
+export interface ServerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly dbPath: string;
+  /** An external normalizer service; undefined starts the embedded one. */
+  readonly normalizerUrl: string | undefined;
+  readonly maxPending: number;
+  readonly maxTextChars: number;
+  readonly maxFrameBytes: number;
+  readonly maxInFlight: number;
+  readonly idleTimeoutMs: number;
+  readonly messageTtlMs: number;
+  readonly logLevel: LogLevel;
+  /** scrypt's N for new password hashes; stored with each hash, so raising it is safe. */
+  readonly scryptCost: number;
+  /** Sustained sends a user may make per second (0 turns the limit off), and the burst above it. */
+  readonly sendRatePerSec: number;
+  readonly sendBurst: number;
+  /** Failed log-ins allowed per minute for one user name, and for one client address. */
+  readonly loginFailuresPerUserPerMin: number;
+  readonly loginFailuresPerAddressPerMin: number;
+  /** Output buffered for one connection past which it is disconnected as a slow reader. */
+  readonly maxBufferedBytes: number;
+  /** How long a connection's output may stay blocked before it is disconnected. */
+  readonly drainTimeoutMs: number;
+  /** Requests a connection may have in progress before the server stops reading from it. */
+  readonly maxQueuedRequests: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export function defaultDbPath(): string {
+  const dataHome = process.env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
+  return path.join(dataHome, "parley", "parley.db");
+}
+
+export const DEFAULTS: ServerSettings = {
+  host: "127.0.0.1",
+  port: 7878,
+  dbPath: defaultDbPath(),
+  normalizerUrl: undefined,
+  maxPending: 10_000,
+  maxTextChars: 4096,
+  maxFrameBytes: 65_536,
+  maxInFlight: 1024,
+  idleTimeoutMs: 120_000,
+  messageTtlMs: 30 * 24 * 3600 * 1000,
+  logLevel: "info",
+  scryptCost: 2 ** 15,
+  sendRatePerSec: 50,
+  sendBurst: 500,
+  loginFailuresPerUserPerMin: 10,
+  loginFailuresPerAddressPerMin: 30,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  drainTimeoutMs: 30_000,
+  maxQueuedRequests: 1024,
+  shutdownTimeoutMs: 5000,
+};
+
+type Kind = "string" | "integer" | "number" | "level";
+
+interface Flag {
+  readonly key: keyof ServerSettings;
+  readonly kind: Kind;
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+  /** Turns the flag's value into the config's unit. */
+  readonly scale?: number;
+}
+
+const MS_PER_DAY = 24 * 3600 * 1000;
+
+// Declared as data so --help, the environment variables and parsing cannot drift apart.
+export const FLAGS: Readonly<Record<string, Flag>> = {
+  host: { key: "host", kind: "string", help: "address to listen on" },
+  port: { key: "port", kind: "integer", min: 0, max: 65_535, help: "TCP port; 0 picks a free one" },
+  db: { key: "dbPath", kind: "string", help: "SQLite database file; its folders are created" },
+  "normalizer-url": {
+    key: "normalizerUrl",
+    kind: "string",
+    help: "use this normalizer service (http://host:port/normalizer) instead of the embedded one",
+  },
+  "max-pending": { key: "maxPending", kind: "integer", min: 1, help: "messages that may wait for one user" },
+  "max-text-chars": {
+    key: "maxTextChars",
+    kind: "integer",
+    min: 1,
+    max: 1_000_000,
+    help: "longest message text, in code points",
+  },
+  "max-frame-bytes": {
+    key: "maxFrameBytes",
+    kind: "integer",
+    min: 256,
+    help: "longest request line, in bytes",
+  },
+  "max-in-flight": {
+    key: "maxInFlight",
+    kind: "integer",
+    min: 1,
+    help: "unacknowledged events pushed to one connection",
+  },
+  "idle-timeout-ms": {
+    key: "idleTimeoutMs",
+    kind: "integer",
+    min: 100,
+    help: "close a connection silent this long",
+  },
+  "message-ttl-days": {
+    key: "messageTtlMs",
+    kind: "number",
+    min: 0,
+    scale: MS_PER_DAY,
+    help: "undelivered messages expire after this many days (fractions allowed)",
+  },
+  "log-level": { key: "logLevel", kind: "level", help: `one of ${LOG_LEVELS.join(", ")}` },
+  "scrypt-cost": {
+    key: "scryptCost",
+    kind: "integer",
+    min: 2,
+    help: "scrypt N for new password hashes (a power of two)",
+  },
+  "send-rate": {
+    key: "sendRatePerSec",
+    kind: "number",
+    min: 0,
+    help: "sends per second per user; 0 = unlimited",
+  },
+  "send-burst": {
+    key: "sendBurst",
+    kind: "integer",
+    min: 1,
+    help: "sends a user may make at once above the rate",
+  },
+  "login-failures-per-user": {
+    key: "loginFailuresPerUserPerMin",
+    kind: "integer",
+    min: 1,
+    help: "failed log-ins per minute for one user name",
+  },
+  "login-failures-per-address": {
+    key: "loginFailuresPerAddressPerMin",
+    kind: "integer",
+    min: 1,
+    help: "failed log-ins per minute from one address",
+  },
+  "max-buffered-bytes": {
+    key: "maxBufferedBytes",
+    kind: "integer",
+    min: 1024,
+    help: "output buffered for one connection before it is dropped",
+  },
+  "drain-timeout-ms": {
+    key: "drainTimeoutMs",
+    kind: "integer",
+    min: 100,
+    help: "drop a connection whose output stays blocked this long",
+  },
+  "max-queued-requests": {
+    key: "maxQueuedRequests",
+    kind: "integer",
+    min: 1,
+    help: "requests in progress per connection before reading pauses",
+  },
+  "shutdown-timeout-ms": {
+    key: "shutdownTimeoutMs",
+    kind: "integer",
+    min: 0,
+    help: "longest orderly shutdown",
+  },
+};
+
+export class UsageError extends Error {}
+
+export function envName(flag: string): string {
+  return `PARLEY_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+function parseValue(flag: string, spec: Flag, raw: string): unknown {
+  const where = `--${flag} (or ${envName(flag)})`;
+  switch (spec.kind) {
+    case "string":
+      if (raw === "") throw new UsageError(`${where} needs a value`);
+      return raw;
+    case "level":
+      if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+        throw new UsageError(`${where} must be one of ${LOG_LEVELS.join(", ")}, not "${raw}"`);
+      }
+      return raw;
+    case "integer":
+    case "number": {
+      const value = Number(raw);
+      const ok =
+        raw.trim() !== "" && (spec.kind === "integer" ? Number.isSafeInteger(value) : Number.isFinite(value));
+      if (!ok)
+        throw new UsageError(
+          `${where} must be ${spec.kind === "integer" ? "a whole number" : "a number"}, not "${raw}"`,
+        );
+      if (spec.min !== undefined && value < spec.min)
+        throw new UsageError(`${where} must be at least ${spec.min}`);
+      if (spec.max !== undefined && value > spec.max)
+        throw new UsageError(`${where} must be at most ${spec.max}`);
+      return spec.scale === undefined ? value : value * spec.scale;
+    }
+  }
+}
+
+export type CommandLine = { help: true } | { help: false; config: ServerSettings };
+
+/** Flags win over environment variables, which win over the defaults. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CommandLine {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const flag of Object.keys(FLAGS)) options[flag] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return { help: true };
+
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const raw = values[flag] ?? env[envName(flag)];
+    if (typeof raw === "string") config[spec.key] = parseValue(flag, spec, raw);
+  }
+  const scryptCost = config.scryptCost as number;
+  if ((scryptCost & (scryptCost - 1)) !== 0) throw new UsageError("--scrypt-cost must be a power of two");
+  return { help: false, config: config as unknown as ServerSettings };
+}
+
+export function usage(): string {
+  const lines = ["Usage: parley-server [options]", "", "Options (each also as an environment variable):"];
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const key = spec.key;
+    const raw = DEFAULTS[key];
+    const shown =
+      raw === undefined ? "none" : spec.scale ? String((raw as number) / spec.scale) : String(raw);
+    lines.push(`  --${flag.padEnd(28)} ${spec.help} (default ${shown}; ${envName(flag)})`);
+  }
+  lines.push(`  --${"help".padEnd(28)} print this help`);
+  return lines.join("\n");
+}

@@ -1,0 +1,13 @@
+import type { Logger } from "../logger.js";
+import type { ServerEvent, ServerFrame } from "../protocol/messages.js";
+
+/** The part of a connection that delivery uses; keeps delivery independent of sockets. */
+export interface SessionConnection {
+  readonly id: number;
+  readonly log: Logger;
+  /** False while the connection's output is backed up. */
+  readonly canPush: boolean;
+  send(frame: ServerFrame): void;
+  onWritable(listener: () => void): void;
+  close(reason: string, lastEvent?: ServerEvent): void;
+}

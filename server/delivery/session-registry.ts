@@ -1,0 +1,102 @@
+// Who is logged in where: one active session per user, its inbox pusher, presence.
+
+import type { Logger } from "../logger.js";
+import type { PresenceEvent } from "../protocol/messages.js";
+import type { Store } from "../store/store.js";
+import { InboxPusher } from "./inbox-pusher.js";
+import type { SessionConnection } from "./session-connection.js";
+
+export interface SessionUser {
+  readonly id: number;
+  readonly name: string;
+}
+
+export interface ActiveSession {
+  readonly user: SessionUser;
+  readonly connection: SessionConnection;
+  readonly pusher: InboxPusher;
+}
+
+export class SessionRegistry {
+  readonly #store: Store;
+  readonly #maxInFlight: number;
+  readonly #log: Logger;
+  readonly #byUser = new Map<number, ActiveSession>();
+  readonly #now: () => Date;
+
+  constructor(store: Store, maxInFlight: number, log: Logger, now: () => Date) {
+    this.#store = store;
+    this.#maxInFlight = maxInFlight;
+    this.#log = log;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#byUser.size;
+  }
+
+  isOnline(userId: number): boolean {
+    return this.#byUser.has(userId);
+  }
+
+  get(userId: number): ActiveSession | undefined {
+    return this.#byUser.get(userId);
+  }
+
+  /**
+   * Makes `connection` the user's session. An earlier session of the same user is told it was
+   * replaced and closed; its unacknowledged events stay in the inbox for the new one.
+   * Pushing starts only when the caller calls `pusher.start()`, after the login response.
+   */
+  async attach(user: SessionUser, connection: SessionConnection): Promise<ActiveSession> {
+    const previous = this.#byUser.get(user.id);
+    const session: ActiveSession = {
+      user,
+      connection,
+      pusher: new InboxPusher(this.#store, user.id, connection, this.#maxInFlight),
+    };
+    this.#byUser.set(user.id, session);
+    if (previous !== undefined) {
+      previous.pusher.stop();
+      previous.connection.log.info("session replaced", { by: connection.id });
+      previous.connection.close("session replaced", { ev: "session_replaced" });
+      return session;
+    }
+    const at = this.#now().toISOString();
+    await this.#store.recordPresence(user.id, true, at);
+    this.#broadcastPresence(user, true, at);
+    return session;
+  }
+
+  /** Ends the user's session if `connection` still holds it: the user goes offline. */
+  async detach(user: SessionUser, connection: SessionConnection): Promise<void> {
+    const session = this.#byUser.get(user.id);
+    if (session === undefined || session.connection !== connection) return;
+    session.pusher.stop();
+    this.#byUser.delete(user.id);
+    const at = this.#now().toISOString();
+    this.#broadcastPresence(user, false, at);
+    try {
+      await this.#store.recordPresence(user.id, false, at);
+    } catch (error) {
+      this.#log.warn("could not record log-out", { user: user.name, error: String(error) });
+    }
+  }
+
+  /** Tells the sessions of these users that their inboxes have new events. */
+  wake(userIds: readonly number[]): void {
+    for (const userId of userIds) this.#byUser.get(userId)?.pusher.wake();
+  }
+
+  /** Every active session; shutdown uses it. */
+  sessions(): IterableIterator<ActiveSession> {
+    return this.#byUser.values();
+  }
+
+  #broadcastPresence(user: SessionUser, online: boolean, at: string): void {
+    const event: PresenceEvent = { ev: "presence", user: user.name, online, at };
+    for (const session of this.#byUser.values()) {
+      if (session.user.id !== user.id) session.connection.send(event);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// parley-server: parse the command line, open the database, start the normalizer and the
+// listener, and shut all of it down in order on SIGTERM or SIGINT.
+
+import { parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
+import { createLogger } from "./logger.js";
+import { InProcessNormalizer } from "./normalization/in-process-normalizer.js";
+import type { TextNormalizer } from "./normalization/text-normalizer.js";
+import { ParleyServer } from "./server.js";
+import { openStore } from "./store/open-store.js";
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`parley-server: ${message}\n`);
+  process.exit(code);
+}
+
+function readSettings(): ServerSettings {
+  try {
+    const parsed = parseCommandLine(process.argv.slice(2), process.env);
+    if (parsed.help) {
+      process.stdout.write(`${usage()}\n`);
+      process.exit(0);
+    }
+    return parsed.config;
+  } catch (error) {
+    if (error instanceof UsageError) fail(`${error.message} (see --help)`, EXIT_USAGE);
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const log = createLogger(settings.logLevel);
+  const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
+    fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
+  );
+  const normalizer: TextNormalizer = new InProcessNormalizer();
+  const server = await ParleyServer.start({ settings, store, normalizer, logger: log }).catch(
+    async (error: Error) => {
+      await store.close();
+      return fail(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
+    },
+  );
+  log.info("listening", { host: server.host, port: server.port, db: settings.dbPath });
+
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info("signal received", { signal });
+    // If anything hangs past the deadline, leave anyway: every acknowledged write is committed.
+    setTimeout(() => process.exit(EXIT_FAILURE), settings.shutdownTimeoutMs + 2000).unref();
+    await server.stop();
+    await normalizer.close();
+    await store.close();
+    log.info("stopped");
+    process.exitCode = 0;
+  };
+  process.once("SIGTERM", (signal) => void shutdown(signal));
+  process.once("SIGINT", (signal) => void shutdown(signal));
+}
+
+void main();

@@ -1,0 +1,144 @@
+// Between storing a message and delivering it: takes stored, not yet normalized messages in
+// batches (oldest first), has the normalizer clean them, stores the result and only then
+// releases them into their recipients' inboxes. While the normalizer is unreachable,
+// messages wait, stored, and the stage retries with capped exponential backoff; nothing is
+// ever delivered raw. One batch at a time keeps per-sender order.
+
+import type { Logger } from "../logger.js";
+import type { NormalizedMessage, Notified, Store } from "../store/store.js";
+import type { TextNormalizer } from "./text-normalizer.js";
+
+export interface NormalizationSettings {
+  readonly batchSize: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+export const NORMALIZATION_DEFAULTS: NormalizationSettings = {
+  batchSize: 256,
+  retryMinMs: 100,
+  retryMaxMs: 5000,
+};
+
+export class NormalizationStage {
+  readonly #store: Store;
+  readonly #normalizer: TextNormalizer;
+  readonly #onReleased: (notified: Notified) => void;
+  readonly #log: Logger;
+  readonly #settings: NormalizationSettings;
+  readonly #now: () => Date;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs = 0;
+  #outageSince: number | undefined;
+
+  constructor(
+    store: Store,
+    normalizer: TextNormalizer,
+    onReleased: (notified: Notified) => void,
+    log: Logger,
+    now: () => Date,
+    settings: NormalizationSettings = NORMALIZATION_DEFAULTS,
+  ) {
+    this.#store = store;
+    this.#normalizer = normalizer;
+    this.#onReleased = onReleased;
+    this.#log = log;
+    this.#now = now;
+    this.#settings = settings;
+  }
+
+  /** Messages were stored; also called at start-up for those left from before a restart. */
+  wake(): void {
+    if (this.#stopped || this.#retryTimer !== undefined) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Stops taking batches and waits for the one in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#stopped) {
+      let batch: Awaited<ReturnType<Store["unnormalizedMessages"]>>;
+      try {
+        batch = await this.#store.unnormalizedMessages(this.#settings.batchSize);
+      } catch (error) {
+        this.#scheduleRetry("store", error);
+        return;
+      }
+      if (batch.length === 0) return;
+      let texts: string[];
+      try {
+        texts = await this.#normalizer.normalizeBatch(batch.map((message) => message.text));
+        if (texts.length !== batch.length)
+          throw new Error(`asked for ${batch.length} texts, got ${texts.length}`);
+      } catch (error) {
+        this.#scheduleRetry("normalizer", error);
+        return;
+      }
+      this.#recovered();
+      const released: NormalizedMessage[] = [];
+      const at = this.#now().toISOString();
+      try {
+        for (const [index, message] of batch.entries()) {
+          const text = texts[index];
+          if (typeof text === "string" && text !== "") {
+            released.push({ id: message.id, text });
+          } else {
+            // Never deliver raw text: keep the message out of every inbox and say so.
+            this.#log.error("normalizer returned no text; message held", { id: message.id });
+            await this.#store.holdMessage(message.id, at);
+          }
+        }
+        this.#onReleased(await this.#store.releaseMessages(released, at));
+      } catch (error) {
+        this.#scheduleRetry("store", error);
+        return;
+      }
+    }
+  }
+
+  #scheduleRetry(what: "store" | "normalizer", error: unknown): void {
+    if (this.#stopped) return;
+    if (this.#outageSince === undefined) {
+      this.#outageSince = Date.now();
+      // One line per outage, not one per message or per retry.
+      this.#log.warn(`${what} unavailable; messages wait, stored, and will be delivered when it answers`, {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    this.#retryDelayMs = Math.min(
+      this.#settings.retryMaxMs,
+      Math.max(this.#settings.retryMinMs, this.#retryDelayMs * 2),
+    );
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.wake();
+    }, this.#retryDelayMs);
+    this.#retryTimer.unref();
+  }
+
+  #recovered(): void {
+    if (this.#outageSince === undefined) return;
+    this.#log.info("normalization resumed", { outageMs: Date.now() - this.#outageSince });
+    this.#outageSince = undefined;
+    this.#retryDelayMs = 0;
+  }
+}

@@ -1,0 +1,158 @@
+// Group commit. better-sqlite3 is synchronous and an fsync per write would cap the server at a
+// few hundred writes a second, so every write made in the same turn of the event loop shares
+// one transaction and one fsync. Each write still succeeds or fails on its own: it runs inside
+// its own SAVEPOINT, and its promise settles only after COMMIT returned, so no caller ever acts
+// on data that could still be rolled back.
+
+import Database from "better-sqlite3";
+import { StoreError } from "../store.js";
+
+/** The part of the server's logger the store uses. */
+export interface StoreLogger {
+  error(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+interface QueuedWrite {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
+// Failures of the database or its disk rather than of one write: they fail the whole batch.
+const BACKEND_FAILURE =
+  /^SQLITE_(?:FULL|IOERR|BUSY|LOCKED|CORRUPT|READONLY|NOTADB|CANTOPEN|NOMEM|PROTOCOL)(?:_|$)/;
+
+export function isBackendFailure(error: unknown): boolean {
+  return error instanceof Database.SqliteError && BACKEND_FAILURE.test(error.code);
+}
+
+export function unavailable(cause: unknown): StoreError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new StoreError("unavailable", `the database is unavailable: ${detail}`, { cause });
+}
+
+export class WriteQueue {
+  readonly #db: Database.Database;
+  readonly #logger: StoreLogger | undefined;
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  readonly #savepoint: Database.Statement;
+  readonly #rollbackToSavepoint: Database.Statement;
+  readonly #releaseSavepoint: Database.Statement;
+  #queue: QueuedWrite[] = [];
+  #scheduled = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+  #commits = 0;
+
+  constructor(db: Database.Database, logger?: StoreLogger) {
+    this.#db = db;
+    this.#logger = logger;
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
+    this.#savepoint = db.prepare("SAVEPOINT write");
+    this.#rollbackToSavepoint = db.prepare("ROLLBACK TO write");
+    this.#releaseSavepoint = db.prepare("RELEASE write");
+  }
+
+  /** Transactions committed so far: tests observe group commit through it. */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /**
+   * Queues a synchronous write. It runs in the next flush, after every write queued before it,
+   * and the promise settles once that flush's transaction has committed or rolled back.
+   */
+  enqueue<T>(run: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Refuses new writes, and resolves once every queued write has been flushed. */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: writes issued by every socket read in this turn of the
+    // event loop get into the batch.
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#runBatch(batch);
+    if (this.#queue.length > 0) {
+      this.#schedule();
+      return;
+    }
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  #runBatch(batch: readonly QueuedWrite[]): void {
+    const outcomes: Outcome[] = [];
+    try {
+      this.#begin.run();
+      for (const write of batch) {
+        this.#savepoint.run();
+        let outcome: Outcome;
+        try {
+          outcome = { ok: true, value: write.run() };
+        } catch (error) {
+          // SQLite may have rolled back the whole transaction by itself (a full disk can).
+          if (isBackendFailure(error) || !this.#db.inTransaction) throw error;
+          this.#rollbackToSavepoint.run();
+          outcome = { ok: false, error };
+        }
+        this.#releaseSavepoint.run();
+        outcomes.push(outcome);
+      }
+      this.#commit.run();
+    } catch (error) {
+      this.#abort(batch, outcomes, error);
+      return;
+    }
+    this.#commits += 1;
+    batch.forEach((write, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+
+  #abort(batch: readonly QueuedWrite[], outcomes: readonly Outcome[], error: unknown): void {
+    if (this.#db.inTransaction) {
+      try {
+        this.#rollback.run();
+      } catch (rollbackError) {
+        this.#logger?.error("store: rollback failed", { error: String(rollbackError) });
+      }
+    }
+    this.#logger?.error("store: a batch of writes failed and was rolled back", {
+      writes: batch.length,
+      error: String(error),
+    });
+    const failure = unavailable(error);
+    batch.forEach((write, index) => {
+      const outcome = outcomes[index];
+      // A write that had already failed on its own keeps its own error: it would fail on retry too.
+      write.reject(outcome !== undefined && !outcome.ok ? outcome.error : failure);
+    });
+  }
+}

@@ -1,0 +1,86 @@
+// An in-process Parley server for tests: a migrated SQLite file in a fresh temp folder and a
+// listener on 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
+
+import path from "node:path";
+import { DEFAULTS, type ServerSettings } from "../../server/config.js";
+import { createLogger, type LogLevel } from "../../server/logger.js";
+import { InProcessNormalizer } from "../../server/normalization/in-process-normalizer.js";
+import type { TextNormalizer } from "../../server/normalization/text-normalizer.js";
+import { ParleyServer } from "../../server/server.js";
+import { openStore } from "../../server/store/open-store.js";
+import type { Store } from "../../server/store/store.js";
+import { makeTempDir } from "./temp-dir.js";
+
+/** Settings that keep tests fast: cheap password hashing, no send limit. */
+export const TEST_SETTINGS: Partial<ServerSettings> = {
+  host: "127.0.0.1",
+  port: 0,
+  scryptCost: 1024,
+  sendRatePerSec: 0,
+};
+
+export interface TestServer {
+  readonly port: number;
+  readonly dbPath: string;
+  readonly server: ParleyServer;
+  readonly store: Store;
+  /** The server's log lines, parsed. */
+  readonly logLines: Array<Record<string, unknown>>;
+  /** Resolves with the first log line (past or future) whose msg is `msg`. */
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(
+  overrides: Partial<ServerSettings> = {},
+  options: { normalizer?: TextNormalizer; dir?: string } = {},
+): Promise<TestServer> {
+  const temp = options.dir === undefined ? makeTempDir() : undefined;
+  const dir = options.dir ?? temp!.dir;
+  const dbPath = path.join(dir, "parley.db");
+  const settings: ServerSettings = { ...DEFAULTS, ...TEST_SETTINGS, dbPath, ...overrides };
+  const logLines: Array<Record<string, unknown>> = [];
+  const logWaiters: Array<{ msg: string; resolve: (line: Record<string, unknown>) => void }> = [];
+  const echo = process.env.PARLEY_TEST_LOG as LogLevel | undefined;
+  const logger = createLogger(echo ?? "debug", (line) => {
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    logLines.push(parsed);
+    for (const waiter of logWaiters.filter((w) => w.msg === parsed.msg)) {
+      logWaiters.splice(logWaiters.indexOf(waiter), 1);
+      waiter.resolve(parsed);
+    }
+    if (echo) process.stderr.write(line);
+  });
+  const store = await openStore({ path: dbPath, logger });
+  const normalizer = options.normalizer ?? new InProcessNormalizer();
+  const server = await ParleyServer.start({ settings, store, normalizer, logger });
+  return {
+    port: server.port,
+    dbPath,
+    server,
+    store,
+    logLines,
+    waitForLog(msg, timeoutMs = 10_000) {
+      const seen = logLines.find((line) => line.msg === msg);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no "${msg}" log line within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        logWaiters.push({
+          msg,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      });
+    },
+    async stop() {
+      await server.stop();
+      await store.close();
+      temp?.remove();
+    },
+  };
+}

@@ -1,0 +1,462 @@
+// The SQLite Store: the contract, then what only SQLite has (pragmas, the file, group commit,
+// failing commits, the waiting counter against the rows themselves). Every test gets a fresh
+// temporary folder, removed afterwards.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { expect } from "chai";
+import fc from "fast-check";
+import { openSqliteStore, openStore, SchemaError } from "../../server/store/open-store.js";
+import type { SqliteStore } from "../../server/store/sqlite/sqlite-store.js";
+import { WriteQueue } from "../../server/store/sqlite/write-queue.js";
+import { StoreError, type UserRecord } from "../../server/store/store.js";
+import { describeStoreContract } from "./store-contract.js";
+
+function makeTempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "parley-store-"));
+}
+
+function at(seconds: number): string {
+  return new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + seconds * 1000).toISOString();
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return expect.fail("expected the call to reject");
+}
+
+async function expectStoreError(promise: Promise<unknown>, code: StoreError["code"]): Promise<void> {
+  const error = await rejection(promise);
+  expect(error).to.be.instanceOf(StoreError);
+  expect((error as StoreError).code).to.equal(code);
+}
+
+describeStoreContract("SQLite", async () => {
+  const dir = makeTempDir();
+  const store = await openStore({ path: path.join(dir, "parley.db") });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("SqliteStore", () => {
+  let dir: string;
+  let opened: SqliteStore[];
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    opened = [];
+  });
+
+  afterEach(async () => {
+    for (const store of opened) await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(file = path.join(dir, "parley.db")): Promise<SqliteStore> {
+    const store = await openSqliteStore({ path: file });
+    opened.push(store);
+    return store;
+  }
+
+  function createUser(store: SqliteStore, user: string): Promise<UserRecord> {
+    return store.createUser({ user, name: user, passwordHash: "hash", at: at(0) });
+  }
+
+  function send(store: SqliteStore, from: UserRecord, to: string, cid: string, text = "hello") {
+    return store.enqueueMessage({ senderId: from.id, to, cid, text, at: at(1), maxPending: 10_000 });
+  }
+
+  /** Every row of the application's tables, to show that nothing changed. */
+  function snapshot(db: Database.Database): unknown {
+    return ["users", "messages", "inbox_events"].map((table) => db.prepare(`SELECT * FROM ${table}`).all());
+  }
+
+  describe("the database file", () => {
+    it("creates missing folders and a database only its owner can read or write", async () => {
+      const file = path.join(dir, "a", "b", "parley.db");
+      const store = await open(file);
+      await createUser(store, "alice");
+      expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
+      expect(fs.statSync(`${file}-wal`).mode & 0o777).to.equal(0o600);
+    });
+
+    it("runs with WAL, synchronous FULL, foreign keys on and a busy timeout", async () => {
+      const db = (await open()).databaseForTests();
+      expect(db.pragma("journal_mode", { simple: true })).to.equal("wal");
+      expect(db.pragma("synchronous", { simple: true })).to.equal(2);
+      expect(db.pragma("foreign_keys", { simple: true })).to.equal(1);
+      expect(db.pragma("busy_timeout", { simple: true })).to.equal(5000);
+    });
+
+    it("keeps every write across a restart, including writes still queued at close", async () => {
+      const file = path.join(dir, "parley.db");
+      const first = await open(file);
+      const alice = await createUser(first, "alice");
+      await createUser(first, "bob");
+      const sent = send(first, alice, "bob", "c1", "queued at close");
+      await first.close();
+      const { id } = await sent;
+      const second = await open(file);
+      expect((await second.findUser("alice"))?.id).to.equal(alice.id);
+      expect(await second.unnormalizedMessages(10)).to.deep.equal([{ id, text: "queued at close" }]);
+    });
+
+    it("refuses a file that is not a database, with a one-line SchemaError, and leaves it untouched", async () => {
+      const file = path.join(dir, "notes.txt");
+      const content = "These are my notes, not a database.\n".repeat(200);
+      fs.writeFileSync(file, content);
+      const error = await rejection(openStore({ path: file }));
+      expect(error).to.be.instanceOf(SchemaError);
+      expect((error as Error).message).to.match(/not a SQLite database/);
+      expect((error as Error).message).to.not.include("\n");
+      expect(fs.readFileSync(file, "utf8")).to.equal(content);
+      expect(fs.readdirSync(dir)).to.deep.equal(["notes.txt"]);
+    });
+
+    it("refuses a corrupt database, with a one-line SchemaError, and leaves it untouched", async () => {
+      const file = path.join(dir, "parley.db");
+      await (await open(file)).close();
+      const bytes = fs.readFileSync(file);
+      // Garbles the schema table on page 1, after the 100-byte header.
+      bytes.fill(0x5a, 100, bytes.readUInt16BE(16));
+      fs.writeFileSync(file, bytes);
+      const error = await rejection(openStore({ path: file }));
+      expect(error).to.be.instanceOf(SchemaError);
+      expect((error as Error).message).to.match(/corrupt/);
+      expect((error as Error).message).to.not.include("\n");
+      expect(fs.readFileSync(file).equals(bytes)).to.equal(true);
+    });
+
+    it("keeps the online flag operators query", async () => {
+      const store = await open();
+      const db = store.databaseForTests();
+      const online = () => db.prepare("SELECT name FROM users WHERE online = 1 ORDER BY name").pluck().all();
+      const [alice, bob] = [await createUser(store, "alice"), await createUser(store, "bob")];
+      await store.recordPresence(alice.id, true, at(1));
+      await store.recordPresence(bob.id, true, at(1));
+      expect(online()).to.deep.equal(["alice", "bob"]);
+      await store.recordPresence(alice.id, false, at(2));
+      expect(online()).to.deep.equal(["bob"]);
+      await store.recordPresence(alice.id, true, at(3));
+      await store.deleteUser(bob.id, at(4));
+      expect(online()).to.deep.equal(["alice"]);
+      await store.resetPresence();
+      expect(online()).to.deep.equal([]);
+    });
+
+    it("rejects reads and writes after close with unavailable", async () => {
+      const store = await open();
+      const alice = await createUser(store, "alice");
+      await store.close();
+      await expectStoreError(store.findUser("alice"), "unavailable");
+      await expectStoreError(store.inboxAfter(alice.id, 0, 10), "unavailable");
+      await expectStoreError(createUser(store, "bob"), "unavailable");
+    });
+  });
+
+  describe("group commit", () => {
+    it("commits every write called in the same tick in one transaction", async () => {
+      const store = await open();
+      const alice = await createUser(store, "alice");
+      await createUser(store, "bob");
+      const before = store.commitCount;
+      const sends = Array.from({ length: 200 }, (_, i) => send(store, alice, "bob", `c${i}`));
+      const results = await Promise.all(sends);
+      expect(store.commitCount - before).to.equal(1);
+      expect(new Set(results.map((result) => result.id)).size).to.equal(200);
+      expect(await store.unnormalizedMessages(1000)).to.have.length(200);
+    });
+
+    it("puts writes called after a batch settled into the next transaction", async () => {
+      const store = await open();
+      const alice = await createUser(store, "alice");
+      await createUser(store, "bob");
+      const before = store.commitCount;
+      await send(store, alice, "bob", "c1").then(() => send(store, alice, "bob", "c2"));
+      expect(store.commitCount - before).to.equal(2);
+    });
+
+    it("rolls back a write that fails on its own and commits the others of its batch", async () => {
+      const store = await open();
+      const alice = await createUser(store, "alice");
+      await createUser(store, "bob");
+      const before = store.commitCount;
+      const results = await Promise.allSettled([
+        send(store, alice, "bob", "c1"),
+        send(store, alice, "nobody", "c2"),
+        createUser(store, "ALICE"),
+        send(store, alice, "bob", "c3"),
+      ]);
+      expect(results.map((result) => result.status)).to.deep.equal([
+        "fulfilled",
+        "rejected",
+        "rejected",
+        "fulfilled",
+      ]);
+      expect(store.commitCount - before).to.equal(1);
+      const db = store.databaseForTests();
+      expect(db.prepare("SELECT cid FROM messages ORDER BY id").pluck().all()).to.deep.equal(["c1", "c3"]);
+      expect(db.prepare("SELECT pending_messages FROM users WHERE name = 'bob'").pluck().get()).to.equal(2);
+    });
+
+    it("fails a whole batch with unavailable when the disk is full, changes nothing, and recovers", async () => {
+      const store = await open();
+      const db = store.databaseForTests();
+      const alice = await createUser(store, "alice");
+      await createUser(store, "bob");
+      await send(store, alice, "bob", "before");
+      const before = snapshot(db);
+      const commits = store.commitCount;
+      // The database may not grow by a single page: the next write needing one fails with SQLITE_FULL.
+      db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true })}`);
+
+      const results = await Promise.allSettled([
+        send(store, alice, "nobody", "refused on its own"),
+        send(store, alice, "bob", "small"),
+        ...Array.from({ length: 20 }, (_, i) => send(store, alice, "bob", `big${i}`, "x".repeat(4000))),
+        createUser(store, "carol"),
+      ]);
+      const errors = results.map((result) =>
+        result.status === "rejected" ? (result.reason as StoreError).code : "ok",
+      );
+      expect(errors[0]).to.equal("no_such_user");
+      expect(new Set(errors.slice(1))).to.deep.equal(new Set(["unavailable"]));
+      expect(snapshot(db)).to.deep.equal(before);
+      expect(store.commitCount).to.equal(commits);
+      expect(db.inTransaction).to.equal(false);
+
+      db.pragma("max_page_count = 1073741823");
+      await send(store, alice, "bob", "after");
+      expect(store.commitCount).to.equal(commits + 1);
+    });
+  });
+
+  describe("the waiting counter", () => {
+    // The truth the counter stands for: messages stored and not yet acknowledged, expired or
+    // undeliverable (a read message waits for its acknowledgement too).
+    const TRUTH = `
+      SELECT u.name, u.pending_messages AS counter,
+        (SELECT count(*) FROM messages m
+         WHERE m.recipient_id = u.id
+           AND (m.status IN ('pending', 'held', 'sent')
+                OR (m.status = 'read' AND EXISTS (
+                  SELECT 1 FROM inbox_events e WHERE e.message_id = m.id AND e.kind = 'message')))
+        ) AS truth
+      FROM users u`;
+
+    const NAMES = ["ann", "ben", "cy"] as const;
+    const who = fc.integer({ min: 0, max: NAMES.length - 1 });
+    // Weighted so that most runs send, release, read and acknowledge the same messages in
+    // every order, with now and then a hold, an expiry or a deleted account.
+    const operation = fc.oneof(
+      {
+        arbitrary: fc.record({
+          op: fc.constant("send" as const),
+          from: who,
+          to: who,
+          cid: fc.integer({ min: 0, max: 40 }),
+        }),
+        weight: 6,
+      },
+      {
+        arbitrary: fc.record({ op: fc.constant("release" as const), count: fc.integer({ min: 1, max: 4 }) }),
+        weight: 4,
+      },
+      { arbitrary: fc.record({ op: fc.constant("hold" as const) }), weight: 1 },
+      {
+        arbitrary: fc.record({
+          op: fc.constant("ack" as const),
+          user: who,
+          keep: fc.constantFrom(0, 0, 1, 2),
+        }),
+        weight: 4,
+      },
+      { arbitrary: fc.record({ op: fc.constant("read" as const), reader: who }), weight: 3 },
+      {
+        arbitrary: fc.record({ op: fc.constant("expire" as const), age: fc.integer({ min: 3, max: 60 }) }),
+        weight: 1,
+      },
+      { arbitrary: fc.record({ op: fc.constant("delete" as const), user: who }), weight: 1 },
+    );
+
+    it("always equals the messages actually waiting, whatever the sequence of operations", async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(operation, { minLength: 20, maxLength: 80, size: "max" }),
+          async (operations) => {
+            run += 1;
+            const store = await open(path.join(dir, `run-${run}.db`));
+            const db = store.databaseForTests();
+            const accounts: UserRecord[] = [];
+            for (const name of NAMES) accounts.push(await createUser(store, name));
+            let clock = 10;
+            for (const step of operations) {
+              clock += 1;
+              switch (step.op) {
+                case "send":
+                  await store
+                    .enqueueMessage({
+                      senderId: accounts[step.from]!.id,
+                      to: NAMES[step.to],
+                      cid: `c${step.cid}`,
+                      text: "t",
+                      at: at(clock),
+                      maxPending: 5,
+                    })
+                    .catch((error: unknown) => {
+                      if (!(error instanceof StoreError && error.code === "mailbox_full")) throw error;
+                    });
+                  break;
+                case "release": {
+                  const waiting = await store.unnormalizedMessages(step.count);
+                  await store.releaseMessages(waiting, at(clock));
+                  break;
+                }
+                case "hold": {
+                  const [first] = await store.unnormalizedMessages(1);
+                  if (first !== undefined) await store.holdMessage(first.id, at(clock));
+                  break;
+                }
+                case "ack": {
+                  const events = await store.inboxAfter(accounts[step.user]!.id, 0, 100);
+                  const upTo = events[events.length - 1 - step.keep]?.seq;
+                  if (upTo !== undefined) await store.acknowledge(accounts[step.user]!.id, upTo, at(clock));
+                  break;
+                }
+                case "read":
+                  for (const from of accounts) {
+                    await store.markRead(
+                      accounts[step.reader]!.id,
+                      from.id,
+                      Number.MAX_SAFE_INTEGER,
+                      at(clock),
+                    );
+                  }
+                  break;
+                case "expire":
+                  await store.expireMessages(at(clock - step.age), at(clock));
+                  break;
+                case "delete":
+                  await store.deleteUser(accounts[step.user]!.id, at(clock));
+                  accounts[step.user] = await createUser(store, NAMES[step.user]);
+                  break;
+              }
+              if (step.op === "ack")
+                console.log(
+                  JSON.stringify(db.prepare(TRUTH).all()),
+                  JSON.stringify(
+                    db.prepare("select id, status, recipient_id from messages where status = 'read'").all(),
+                  ),
+                );
+              for (const row of db
+                .prepare<[], { name: string; counter: number; truth: number }>(TRUTH)
+                .all()) {
+                expect(row.counter, `${row.name} after ${JSON.stringify(step)}`).to.equal(row.truth);
+              }
+            }
+            await store.close();
+            fs.rmSync(path.join(dir, `run-${run}.db`));
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  });
+});
+
+describe("WriteQueue", () => {
+  let dir: string;
+  let db: Database.Database;
+  let queue: WriteQueue;
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    db = new Database(path.join(dir, "queue.db"));
+    db.pragma("journal_mode = WAL");
+    db.pragma("foreign_keys = ON");
+    db.exec(`
+      CREATE TABLE t (x INTEGER);
+      CREATE TABLE parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE child (parent_id INTEGER REFERENCES parent (id));
+    `);
+    queue = new WriteQueue(db);
+  });
+
+  afterEach(async () => {
+    await queue.close();
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const insert = (x: number) => () => db.prepare("INSERT INTO t VALUES (?)").run(x).changes;
+  const rows = () => db.prepare("SELECT x FROM t ORDER BY rowid").pluck().all();
+
+  it("runs the writes in the order they were queued, each alone in a savepoint", async () => {
+    const results = await Promise.allSettled([
+      queue.enqueue(insert(1)),
+      queue.enqueue(() => {
+        insert(2)();
+        throw new StoreError("no_such_user", "rolled back alone");
+      }),
+      queue.enqueue(() => {
+        insert(3)();
+        throw new TypeError("a bug, also rolled back alone");
+      }),
+      queue.enqueue(insert(4)),
+    ]);
+    expect(results.map((result) => result.status)).to.deep.equal([
+      "fulfilled",
+      "rejected",
+      "rejected",
+      "fulfilled",
+    ]);
+    expect((results[2] as PromiseRejectedResult).reason).to.be.instanceOf(TypeError);
+    expect(rows()).to.deep.equal([1, 4]);
+    expect(queue.commits).to.equal(1);
+  });
+
+  it("rejects every write of a batch whose COMMIT fails with unavailable, except those that failed alone", async () => {
+    const results = await Promise.allSettled([
+      queue.enqueue(insert(1)),
+      queue.enqueue(() => {
+        throw new StoreError("mailbox_full", "its own failure");
+      }),
+      // Checked only at COMMIT, so COMMIT itself fails.
+      queue.enqueue(() => {
+        db.pragma("defer_foreign_keys = ON");
+        db.prepare("INSERT INTO child VALUES (42)").run();
+      }),
+      queue.enqueue(insert(2)),
+    ]);
+    const codes = results.map((result) =>
+      result.status === "rejected" ? (result.reason as StoreError).code : "ok",
+    );
+    expect(codes).to.deep.equal(["unavailable", "mailbox_full", "unavailable", "unavailable"]);
+    expect(rows()).to.deep.equal([]);
+    expect(db.prepare("SELECT count(*) FROM child").pluck().get()).to.equal(0);
+    expect(db.inTransaction).to.equal(false);
+    expect(queue.commits).to.equal(0);
+    await queue.enqueue(insert(3));
+    expect(rows()).to.deep.equal([3]);
+  });
+
+  it("close flushes what is queued, then refuses new writes with unavailable", async () => {
+    const queued = queue.enqueue(insert(1));
+    await queue.close();
+    expect(await queued).to.equal(1);
+    await expectStoreError(queue.enqueue(insert(2)), "unavailable");
+    expect(rows()).to.deep.equal([1]);
+  });
+});

@@ -1,0 +1,52 @@
+import { expect } from "chai";
+import { DEFAULTS, parseCommandLine, UsageError, usage } from "../../server/config.js";
+
+describe("command line and environment (unit)", () => {
+  it("uses the documented defaults", () => {
+    const parsed = parseCommandLine([], {});
+    expect(parsed).to.deep.equal({ help: false, config: DEFAULTS });
+    expect(DEFAULTS).to.include({ host: "127.0.0.1", port: 7878, maxPending: 10_000, maxInFlight: 1024 });
+  });
+
+  it("reads flags, and flags win over PARLEY_ variables", () => {
+    const parsed = parseCommandLine(["--port", "7900", "--message-ttl-days", "0.5"], {
+      PARLEY_PORT: "1234",
+      PARLEY_MAX_PENDING: "5",
+      PARLEY_LOG_LEVEL: "debug",
+    });
+    if (parsed.help) throw new Error("unexpected help");
+    expect(parsed.config.port).to.equal(7900);
+    expect(parsed.config.maxPending).to.equal(5);
+    expect(parsed.config.logLevel).to.equal("debug");
+    expect(parsed.config.messageTtlMs).to.equal(12 * 3600 * 1000);
+  });
+
+  for (const [argv, fragment] of [
+    [["--port", "x"], "--port (or PARLEY_PORT) must be a whole number"],
+    [["--port", "70000"], "at most 65535"],
+    [["--max-pending", "0"], "at least 1"],
+    [["--log-level", "loud"], "must be one of"],
+    [["--bogus"], "Unknown option"],
+    [["--scrypt-cost", "1000"], "power of two"],
+  ] as const) {
+    it(`refuses ${argv.join(" ")} with a clear message`, () => {
+      expect(() => parseCommandLine(argv, {})).to.throw(UsageError, fragment);
+    });
+  }
+
+  it("documents every flag with its variable in --help", () => {
+    const text = usage();
+    for (const flag of [
+      "--host",
+      "--port",
+      "--db",
+      "--max-pending",
+      "--max-text-chars",
+      "--max-frame-bytes",
+    ]) {
+      expect(text).to.include(flag);
+    }
+    expect(text).to.include("PARLEY_IDLE_TIMEOUT_MS");
+    expect(parseCommandLine(["--help"], {})).to.deep.equal({ help: true });
+  });
+});
