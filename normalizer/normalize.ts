@@ -1,6 +1,6 @@
 // The normalization rule, pure: every run of Unicode White_Space becomes one space, and
 // none is left at either end. String.prototype.trim is not used: it also strips U+FEFF,
-// which is not White_Space, and misses nothing we have not already collapsed.
+// which is not White_Space and must be kept.
 
 const WHITESPACE_RUN = /\p{White_Space}+/gu;
 
