@@ -4,8 +4,7 @@
 
 import { parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
-import { InProcessNormalizer } from "./normalization/in-process-normalizer.js";
-import type { TextNormalizer } from "./normalization/text-normalizer.js";
+import { openNormalizer } from "./normalization/open-normalizer.js";
 import { ParleyServer } from "./server.js";
 import { openStore } from "./store/open-store.js";
 
@@ -37,14 +36,26 @@ async function main(): Promise<void> {
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
   );
-  const normalizer: TextNormalizer = new InProcessNormalizer();
-  const server = await ParleyServer.start({ settings, store, normalizer, logger: log }).catch(
-    async (error: Error) => {
-      await store.close();
-      return fail(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
-    },
-  );
-  log.info("listening", { host: server.host, port: server.port, db: settings.dbPath });
+  const normalizer = await openNormalizer(settings.normalizerUrl, log).catch(async (error: Error) => {
+    await store.close();
+    return fail(`cannot start the normalizer: ${error.message}`, EXIT_FAILURE);
+  });
+  const server = await ParleyServer.start({
+    settings,
+    store,
+    normalizer: normalizer.normalizer,
+    logger: log,
+  }).catch(async (error: Error) => {
+    await normalizer.close();
+    await store.close();
+    return fail(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
+  });
+  log.info("listening", {
+    host: server.host,
+    port: server.port,
+    db: settings.dbPath,
+    normalizer: normalizer.embedded ? "embedded" : normalizer.url,
+  });
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info("signal received", { signal });

@@ -1,20 +1,36 @@
-// The built server as a child process, for tests that restart it or kill it with SIGKILL.
+// The built server and normalizer as child processes, for tests that stop, restart or kill
+// them. Their JSON log lines are collected and can be waited for.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/main.js");
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SERVER_MAIN = path.join(DIST, "server/main.js");
+const NORMALIZER_MAIN = path.join(DIST, "normalizer/main.js");
 const START_TIMEOUT_MS = 15_000;
 
-export interface ServerProcess {
-  readonly port: number;
+export type LogLine = Record<string, unknown>;
+
+export interface ChildService {
   readonly child: ChildProcess;
-  readonly stdout: string[];
+  /** Every JSON line written to stdout so far. */
+  readonly lines: LogLine[];
   readonly stderr: string[];
   /** Resolves with the exit code (or the signal's name) once the process has ended. */
   readonly exited: Promise<number | string>;
+  /** Resolves with the first line, already written or still to come, that matches. */
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface ServerProcess extends ChildService {
+  readonly port: number;
+}
+
+export interface NormalizerProcess extends ChildService {
+  readonly port: number;
+  readonly url: string;
 }
 
 export const FAST_TEST_FLAGS = ["--scrypt-cost", "1024", "--send-rate", "0", "--log-level", "info"];
@@ -25,7 +41,7 @@ export function runServer(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [SERVER_MAIN, ...args], { env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -34,54 +50,90 @@ export function runServer(
   });
 }
 
-/** Starts the server on port 0 with the given database and waits for its "listening" line. */
-export function spawnServer(dbPath: string, extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [MAIN, "--port", "0", "--db", dbPath, ...FAST_TEST_FLAGS, ...extraArgs],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  const stdout: string[] = [];
+function spawnService(script: string, args: string[], label: string): ChildService {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: LogLine[] = [];
   const stderr: string[] = [];
+  const waiters: Array<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
   const exited = new Promise<number | string>((resolve) =>
     child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server did not start: ${stderr.join("")}`));
-    }, START_TIMEOUT_MS);
-    let partial = "";
-    child.stderr.on("data", (chunk) => stderr.push(String(chunk)));
-    child.stdout.on("data", (chunk) => {
-      partial += chunk;
-      const lines = partial.split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        stdout.push(line);
-        if (process.env.PARLEY_TEST_LOG) process.stderr.write(`[server] ${line}\n`);
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        if (parsed.msg === "listening") {
-          clearTimeout(timer);
-          resolve({
-            port: parsed.port as number,
-            child,
-            stdout,
-            stderr,
-            exited,
-            stop(signal: NodeJS.Signals = "SIGTERM") {
-              child.kill(signal);
-              return exited;
-            },
-          });
-        }
+  let partial = "";
+  child.stderr.on("data", (chunk) => stderr.push(String(chunk)));
+  child.stdout.on("data", (chunk) => {
+    partial += chunk;
+    const complete = partial.split("\n");
+    partial = complete.pop()!;
+    for (const text of complete) {
+      if (process.env.PARLEY_TEST_LOG) process.stderr.write(`[${label}] ${text}\n`);
+      const line = JSON.parse(text) as LogLine;
+      lines.push(line);
+      for (const waiter of waiters.filter((w) => w.predicate(line))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
       }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening: ${stderr.join("")}`));
-    });
+    }
   });
+  return {
+    child,
+    lines,
+    stderr,
+    exited,
+    waitForLine(predicate, timeoutMs = START_TIMEOUT_MS) {
+      const seen = lines.find(predicate);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${label}: no matching log line within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        const waiter = {
+          predicate,
+          resolve: (line: LogLine) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        };
+        waiters.push(waiter);
+        void exited.then((code) => {
+          if (!waiters.includes(waiter)) return;
+          clearTimeout(timer);
+          reject(new Error(`${label} exited (${code}) while waited for: ${stderr.join("")}`));
+        });
+      });
+    },
+    stop(signal: NodeJS.Signals = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Starts the server on port 0 with the given database and waits for its "listening" line. */
+export async function spawnServer(dbPath: string, extraArgs: string[] = []): Promise<ServerProcess> {
+  const service = spawnService(
+    SERVER_MAIN,
+    ["--port", "0", "--db", dbPath, ...FAST_TEST_FLAGS, ...extraArgs],
+    "server",
+  );
+  const listening = await service
+    .waitForLine((line) => line.msg === "listening")
+    .catch(async (error) => {
+      await service.stop("SIGKILL");
+      throw error;
+    });
+  return { ...service, port: listening.port as number };
+}
+
+/** Starts the standalone normalizer (port 0 picks one) and waits until it listens. */
+export async function spawnNormalizer(port = 0): Promise<NormalizerProcess> {
+  const service = spawnService(NORMALIZER_MAIN, ["--port", String(port)], "normalizer");
+  const listening = await service
+    .waitForLine((line) => line.msg === "normalizer listening")
+    .catch(async (error) => {
+      await service.stop("SIGKILL");
+      throw error;
+    });
+  const url = listening.url as string;
+  return { ...service, url, port: Number(new URL(url).port) };
 }

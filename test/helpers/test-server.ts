@@ -4,8 +4,7 @@
 import path from "node:path";
 import { DEFAULTS, type ServerSettings } from "../../server/config.js";
 import { createLogger, type LogLevel } from "../../server/logger.js";
-import { InProcessNormalizer } from "../../server/normalization/in-process-normalizer.js";
-import type { TextNormalizer } from "../../server/normalization/text-normalizer.js";
+import { openNormalizer } from "../../server/normalization/open-normalizer.js";
 import { ParleyServer } from "../../server/server.js";
 import { openStore } from "../../server/store/open-store.js";
 import type { Store } from "../../server/store/store.js";
@@ -33,7 +32,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { normalizer?: TextNormalizer; dir?: string } = {},
+  options: { dir?: string } = {},
 ): Promise<TestServer> {
   const temp = options.dir === undefined ? makeTempDir() : undefined;
   const dir = options.dir ?? temp!.dir;
@@ -52,8 +51,9 @@ export async function startTestServer(
     if (echo) process.stderr.write(line);
   });
   const store = await openStore({ path: dbPath, logger });
-  const normalizer = options.normalizer ?? new InProcessNormalizer();
-  const server = await ParleyServer.start({ settings, store, normalizer, logger });
+  // The real path: the embedded SOAP service over HTTP, or the external one the test names.
+  const normalizer = await openNormalizer(settings.normalizerUrl, logger);
+  const server = await ParleyServer.start({ settings, store, normalizer: normalizer.normalizer, logger });
   return {
     port: server.port,
     dbPath,
@@ -79,6 +79,7 @@ export async function startTestServer(
     },
     async stop() {
       await server.stop();
+      await normalizer.close();
       await store.close();
       temp?.remove();
     },

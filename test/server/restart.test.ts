@@ -49,7 +49,7 @@ describe("restarts and crashes (integration, child process)", () => {
     await alice.expectEvent((e) => e.ev === "shutdown");
     await alice.closed;
     expect(await code).to.equal(0);
-    expect(running!.stdout.some((line) => JSON.parse(line).msg === "stopped")).to.equal(true);
+    expect(running!.lines.some((line) => line.msg === "stopped")).to.equal(true);
   });
 
   it("delivers messages stored before a clean restart, in order, once each", async () => {
