@@ -34,6 +34,14 @@ export interface ServerSettings {
   /** Requests a connection may have in progress before the server stops reading from it. */
   readonly maxQueuedRequests: number;
   readonly shutdownTimeoutMs: number;
+  /** PEM files; with both, the listener speaks TLS. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** Connections accepted at once, in all and from one address. */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** A connection not logged in this long after connecting is closed. */
+  readonly loginTimeoutMs: number;
 }
 
 export function defaultDbPath(): string {
@@ -62,6 +70,11 @@ export const DEFAULTS: ServerSettings = {
   drainTimeoutMs: 30_000,
   maxQueuedRequests: 1024,
   shutdownTimeoutMs: 5000,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  maxConnections: 20_000,
+  maxConnectionsPerAddress: 256,
+  loginTimeoutMs: 30_000,
 };
 
 type Kind = "string" | "integer" | "number" | "level";
@@ -231,6 +244,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const raw = values[flag] ?? env[envName(flag)];
     if (typeof raw === "string") config[spec.key] = parseValue(flag, spec, raw);
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
   }
   const scryptCost = config.scryptCost as number;
   if ((scryptCost & (scryptCost - 1)) !== 0) throw new UsageError("--scrypt-cost must be a power of two");

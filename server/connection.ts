@@ -16,7 +16,12 @@ import { classifyFrame, type Request } from "./protocol/request.js";
 
 export type ConnectionSettings = Pick<
   ServerSettings,
-  "maxFrameBytes" | "maxBufferedBytes" | "drainTimeoutMs" | "idleTimeoutMs" | "maxQueuedRequests"
+  | "maxFrameBytes"
+  | "maxBufferedBytes"
+  | "drainTimeoutMs"
+  | "idleTimeoutMs"
+  | "maxQueuedRequests"
+  | "loginTimeoutMs"
 >;
 
 /** What handling one request produced. */
@@ -70,6 +75,8 @@ export class Connection {
   #draining = false;
   #readingPaused = false;
   #corked = false;
+  readonly #connectedAtMs: number;
+  /** When the last complete line arrived: half a line does not keep a connection alive. */
   #lastHeardMs: number;
   #blockedSinceMs: number | undefined;
   readonly #closeListeners: Array<(reason: string) => void> = [];
@@ -89,7 +96,8 @@ export class Connection {
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     this.log = log;
     this.#decoder = new FrameDecoder(settings.maxFrameBytes);
-    this.#lastHeardMs = Date.now();
+    this.#connectedAtMs = Date.now();
+    this.#lastHeardMs = this.#connectedAtMs;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onPeerEnd());
@@ -160,11 +168,13 @@ export class Connection {
     this.#closeIfDone(reason);
   }
 
-  /** Called by the server's one housekeeping timer: idle and stalled-output deadlines. */
+  /** Called by the server's one housekeeping timer: log-in, idle and stalled-output deadlines. */
   checkDeadlines(nowMs: number): void {
     if (this.#state !== "open") return;
     if (this.#blockedSinceMs !== undefined && nowMs - this.#blockedSinceMs > this.#settings.drainTimeoutMs) {
       this.#dropSlowReader(`output blocked for over ${this.#settings.drainTimeoutMs} ms`);
+    } else if (this.user === undefined && nowMs - this.#connectedAtMs > this.#settings.loginTimeoutMs) {
+      this.close("log-in timeout", this.#errorEvent("login_timeout", "log in sooner after connecting"));
     } else if (nowMs - this.#lastHeardMs > this.#settings.idleTimeoutMs) {
       this.close(
         "idle timeout",
@@ -182,9 +192,10 @@ export class Connection {
   }
 
   #onData(chunk: Buffer): void {
-    this.#lastHeardMs = Date.now();
     if (this.#state !== "open" || this.#draining) return;
-    for (const item of this.#decoder.push(chunk)) {
+    const items = this.#decoder.push(chunk);
+    if (items.length > 0) this.#lastHeardMs = Date.now();
+    for (const item of items) {
       if (item.kind === "frame_too_large") {
         this.close(
           "frame too large",

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   }).catch(async (error: Error) => {
     await normalizer.close();
     await store.close();
-    return fail(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
+    return fail(`cannot serve on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
   });
   log.info("listening", {
     host: server.host,

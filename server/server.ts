@@ -1,7 +1,9 @@
 // The Parley server: a TCP listener whose connections feed the dispatcher, plus the stages
 // that run beside it (normalization, expiry) and the one housekeeping timer for deadlines.
 
+import fs from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import type { Services } from "./commands/command.js";
 import { COMMANDS } from "./commands/index.js";
 import type { ServerSettings } from "./config.js";
@@ -14,7 +16,8 @@ import { LoginThrottle } from "./login-throttle.js";
 import { NormalizationStage } from "./normalization/normalization-stage.js";
 import type { TextNormalizer } from "./normalization/text-normalizer.js";
 import { PasswordChecker } from "./passwords.js";
-import type { Limits } from "./protocol/messages.js";
+import { encodeFrame } from "./protocol/frame-encoder.js";
+import type { ErrorCode, Limits } from "./protocol/messages.js";
 import { RateLimiter } from "./rate-limiter.js";
 import type { Store } from "./store/store.js";
 
@@ -22,6 +25,8 @@ export const SERVER_NAME = "parley/0.1.0";
 
 const MAX_HOUSEKEEPING_INTERVAL_MS = 1000;
 const LIMITER_PRUNE_INTERVAL_MS = 60_000;
+/** Sockets past --max-connections that the listener still takes, to tell them why they are refused. */
+const REFUSAL_HEADROOM = 64;
 
 export interface ServerOptions {
   readonly settings: ServerSettings;
@@ -40,6 +45,7 @@ export class ParleyServer {
   readonly #normalization: NormalizationStage;
   readonly #sweeper: ExpirySweeper;
   readonly #connections = new Set<Connection>();
+  readonly #connectionsByAddress = new Map<string, number>();
   readonly #housekeeping: NodeJS.Timeout;
   #nextConnectionId = 1;
   #stopping: Promise<void> | undefined;
@@ -87,14 +93,13 @@ export class ParleyServer {
       logger,
       now,
     );
-    // allowHalfOpen: a client may send its requests and shut its side; it still gets the answers.
-    this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
-      this.#accept(socket),
-    );
+    this.#listener = ParleyServer.#createListener(settings, (socket) => this.#accept(socket), logger);
+    // Deadlines are checked at a quarter of the shortest, so none is overshot by more than that.
     const intervalMs = Math.min(
       MAX_HOUSEKEEPING_INTERVAL_MS,
       settings.idleTimeoutMs / 4,
       settings.drainTimeoutMs / 4,
+      settings.loginTimeoutMs / 4,
     );
     let lastPruneMs = Date.now();
     this.#housekeeping = setInterval(() => {
@@ -107,6 +112,32 @@ export class ParleyServer {
       }
     }, intervalMs);
     this.#housekeeping.unref();
+  }
+
+  static #createListener(
+    settings: ServerSettings,
+    accept: (socket: net.Socket) => void,
+    log: Logger,
+  ): net.Server {
+    // allowHalfOpen: a client may send its requests and shut its side; it still gets the answers.
+    const options = { allowHalfOpen: true, noDelay: true };
+    let listener: net.Server;
+    if (settings.tlsCert !== undefined && settings.tlsKey !== undefined) {
+      const tlsServer = tls.createServer({
+        ...options,
+        cert: readPem(settings.tlsCert, "certificate"),
+        key: readPem(settings.tlsKey, "key"),
+        // A client that stalls in the handshake is bounded like one that never logs in.
+        handshakeTimeout: settings.loginTimeoutMs,
+      });
+      tlsServer.on("secureConnection", accept);
+      tlsServer.on("tlsClientError", (error) => log.debug("TLS handshake failed", { error: error.message }));
+      listener = tlsServer;
+    } else {
+      listener = net.createServer(options, accept);
+    }
+    listener.maxConnections = settings.maxConnections + REFUSAL_HEADROOM;
+    return listener;
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -173,6 +204,17 @@ export class ParleyServer {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? "unknown";
+    const fromAddress = this.#connectionsByAddress.get(address) ?? 0;
+    if (this.#connections.size >= this.#settings.maxConnections) {
+      this.#refuse(socket, "server_full", "the server has too many connections; try again later");
+      return;
+    }
+    if (fromAddress >= this.#settings.maxConnectionsPerAddress) {
+      this.#refuse(socket, "too_many_connections", "too many connections from your address");
+      return;
+    }
+    this.#connectionsByAddress.set(address, fromAddress + 1);
     const id = this.#nextConnectionId++;
     const log = this.#log.child({ conn: id });
     const connection = new Connection(id, socket, this.#settings, this.#dispatcher, log);
@@ -180,9 +222,27 @@ export class ParleyServer {
     log.info("connection accepted", { address: socket.remoteAddress, port: socket.remotePort });
     connection.onClose((reason) => {
       this.#connections.delete(connection);
+      const left = (this.#connectionsByAddress.get(address) ?? 1) - 1;
+      if (left === 0) this.#connectionsByAddress.delete(address);
+      else this.#connectionsByAddress.set(address, left);
       log.info("connection closed", { reason, user: connection.user?.name });
       const user = connection.user;
       if (user !== undefined) void this.#services.sessions.detach(user, connection);
     });
+  }
+
+  #refuse(socket: net.Socket, code: ErrorCode, message: string): void {
+    this.#log.warn("connection refused", { address: socket.remoteAddress, code });
+    socket.on("error", () => {});
+    socket.end(encodeFrame({ ev: "error", code, message }));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new Error(`cannot read the TLS ${what} ${file}: ${(error as Error).message}`);
   }
 }

@@ -63,8 +63,8 @@ export class SessionRegistry {
       return session;
     }
     const at = this.#now().toISOString();
-    await this.#store.recordPresence(user.id, true, at);
     this.#broadcastPresence(user, true, at);
+    await this.#recordPresence(user, true, at);
     return session;
   }
 
@@ -76,10 +76,16 @@ export class SessionRegistry {
     this.#byUser.delete(user.id);
     const at = this.#now().toISOString();
     this.#broadcastPresence(user, false, at);
+    await this.#recordPresence(user, false, at);
+  }
+
+  // The online flag and last-seen time are for operators; a log-in must not fail because the
+  // disk is full, so a failure to record them is logged, not thrown.
+  async #recordPresence(user: SessionUser, online: boolean, at: string): Promise<void> {
     try {
-      await this.#store.recordPresence(user.id, false, at);
+      await this.#store.recordPresence(user.id, online, at);
     } catch (error) {
-      this.#log.warn("could not record log-out", { user: user.name, error: String(error) });
+      this.#log.warn("could not record presence", { user: user.name, online, error: String(error) });
     }
   }
 

@@ -2,6 +2,7 @@
 // pushed event (with a deadline) instead of sleeping, roundtrip() is a ping barrier.
 
 import net from "node:net";
+import tls from "node:tls";
 import { FrameDecoder } from "../../server/protocol/frame-decoder.js";
 
 export type Frame = Record<string, any>;
@@ -60,6 +61,17 @@ export class TestClient {
   static connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host }, () => {
+        socket.off("error", reject);
+        resolve(new TestClient(socket));
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  /** Connects over TLS, trusting `ca` (the test's self-signed certificate). */
+  static connectTls(port: number, ca: Buffer, host = "127.0.0.1"): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ port, host, ca, servername: "localhost" }, () => {
         socket.off("error", reject);
         resolve(new TestClient(socket));
       });
