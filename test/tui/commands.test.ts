@@ -1,0 +1,114 @@
+// Slash commands and the command line of the client, unit.
+
+import { expect } from "chai";
+import { DEFAULT_PORT, parseArgs } from "../../tui-client/args.js";
+import {
+  COMMANDS,
+  type CommandContext,
+  helpLines,
+  parseCommandLine,
+  runCommand,
+} from "../../tui-client/commands.js";
+import { CHAT_KEYS } from "../../tui-client/keymap.js";
+
+function recorder(): { context: CommandContext; calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const record =
+    (name: string) =>
+    (...args: unknown[]): void => {
+      calls.push([name, ...args]);
+    };
+  return {
+    calls,
+    context: {
+      sendTo: record("sendTo"),
+      showUsers: record("showUsers"),
+      logout: record("logout"),
+      startUnregister: record("startUnregister"),
+      reconnect: record("reconnect"),
+      quit: record("quit"),
+      showHelp: record("showHelp"),
+      notify: record("notify"),
+    },
+  };
+}
+
+describe("tui commands (unit)", () => {
+  it("runs /msg with the rest of the line as the text", () => {
+    const { context, calls } = recorder();
+    runCommand("/msg bob  hello   there ", context);
+    expect(calls).to.deep.equal([["sendTo", "bob", "hello   there"]]);
+  });
+
+  it("accepts a unique prefix and refuses an ambiguous or unknown one", () => {
+    expect("command" in parseCommandLine("/q") && parseCommandLine("/q")).to.deep.include({ args: [] });
+    const ambiguous = parseCommandLine("/u");
+    expect(ambiguous).to.have.property("error").that.includes("ambiguous");
+    expect(parseCommandLine("/frobnicate")).to.have.property("error").that.includes("unknown command");
+  });
+
+  it("checks arguments before running anything", () => {
+    const { context, calls } = recorder();
+    runCommand("/msg bob", context);
+    runCommand("/quit now", context);
+    expect(calls).to.deep.equal([
+      ["notify", "usage: /msg USER TEXT", "error"],
+      ["notify", "usage: /quit", "error"],
+    ]);
+  });
+
+  it("dispatches every command in the table", () => {
+    const { context, calls } = recorder();
+    for (const name of ["users", "logout", "unregister", "reconnect", "quit", "help"])
+      runCommand(`/${name}`, context);
+    expect(calls.map((call) => call[0])).to.deep.equal([
+      "showUsers",
+      "logout",
+      "startUnregister",
+      "reconnect",
+      "quit",
+      "showHelp",
+    ]);
+  });
+
+  it("generates /help from the command and key tables", () => {
+    const text = helpLines().join("\n");
+    for (const command of COMMANDS) {
+      expect(text).to.include(`/${command.name}`);
+      expect(text).to.include(command.summary);
+    }
+    for (const binding of CHAT_KEYS) expect(text).to.include(binding.label);
+  });
+});
+
+describe("tui command line (unit)", () => {
+  it("defaults to 127.0.0.1:7878", () => {
+    expect(parseArgs([], {})).to.deep.equal({
+      kind: "run",
+      config: { host: "127.0.0.1", port: DEFAULT_PORT, user: undefined },
+    });
+  });
+
+  it("takes PARLEY_ variables, and flags over them", () => {
+    const env = { PARLEY_HOST: "chat.example", PARLEY_PORT: "9000", PARLEY_USER: "alice" };
+    expect(parseArgs([], env)).to.deep.equal({
+      kind: "run",
+      config: { host: "chat.example", port: 9000, user: "alice" },
+    });
+    expect(parseArgs(["--port", "9100", "--user=bob"], env)).to.deep.equal({
+      kind: "run",
+      config: { host: "chat.example", port: 9100, user: "bob" },
+    });
+  });
+
+  it("answers --help, and refuses bad flags with one line", () => {
+    expect(parseArgs(["--help"], {})).to.deep.equal({ kind: "help" });
+    for (const argv of [["--bogus"], ["--port", "x"], ["--port", "70000"], ["--host"]]) {
+      const parsed = parseArgs(argv, {});
+      expect(parsed.kind, argv.join(" ")).to.equal("error");
+      expect((parsed as { message: string }).message).to.not.include("\n");
+    }
+    const fromEnv = parseArgs([], { PARLEY_PORT: "nope" });
+    expect((fromEnv as { message: string }).message).to.include("PARLEY_PORT");
+  });
+});

@@ -1,0 +1,232 @@
+// The real TUI in a real terminal against a real server (e2e): two users in two tmux sessions
+// register, talk, watch the marks move, and carry on across a server restart. Every wait polls
+// the screen (capture-pane) until the expected text is there, with a deadline: the screen
+// changing is the event.
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect } from "chai";
+import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+
+const TUI_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../tui-client/main.js");
+const COLS = 100;
+const ROWS = 30;
+const WAIT_MS = 20_000;
+const POLL_MS = 50;
+const PASSWORD = "correct-horse-battery";
+
+function tmuxAvailable(): boolean {
+  try {
+    execFileSync("tmux", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One tmux server of our own (-L), so nothing here touches anyone else's sessions. */
+class Terminals {
+  readonly #socket = `parley-tui-e2e-${process.pid}-${Date.now()}`;
+  readonly #env = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+
+  tmux(...args: string[]): string {
+    return execFileSync("tmux", ["-u", "-L", this.#socket, "-f", "/dev/null", ...args], {
+      env: this.#env,
+      encoding: "utf8",
+    });
+  }
+
+  start(name: string, port: number, user: string): void {
+    this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      String(COLS),
+      "-y",
+      String(ROWS),
+      "-s",
+      name,
+      "env",
+      "LANG=C.UTF-8",
+      process.execPath,
+      TUI_MAIN,
+      "--port",
+      String(port),
+      "--user",
+      user,
+    );
+  }
+
+  screen(name: string): string {
+    return this.tmux("capture-pane", "-p", "-t", name);
+  }
+
+  type(name: string, text: string): void {
+    this.tmux("send-keys", "-t", name, "-l", text);
+  }
+
+  keys(name: string, ...keys: string[]): void {
+    this.tmux("send-keys", "-t", name, ...keys);
+  }
+
+  /** Polls the screen until `test` holds; fails with the screen's content at the deadline. */
+  async waitFor(
+    name: string,
+    what: string,
+    test: (screen: string) => boolean,
+    timeoutMs = WAIT_MS,
+  ): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = this.screen(name);
+      if (test(screen)) return screen;
+      if (Date.now() > deadline) {
+        throw new Error(`${name}: timed out waiting for ${what}; the screen shows:\n${screen}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  async waitForText(name: string, text: string, timeoutMs = WAIT_MS): Promise<string> {
+    return this.waitFor(name, JSON.stringify(text), (screen) => screen.includes(text), timeoutMs);
+  }
+
+  /** Ends the TUIs (SIGHUP, as when a terminal closes) and removes the socket file. */
+  kill(): void {
+    let socketPath: string | undefined;
+    try {
+      socketPath = this.tmux("display-message", "-p", "#{socket_path}").trim();
+      this.tmux("kill-server");
+    } catch {
+      // Already gone.
+    }
+    if (socketPath) fs.rmSync(socketPath, { force: true });
+  }
+}
+
+/** The screen line that holds `text` (a message line in the conversation pane). */
+function lineWith(screen: string, text: string): string | undefined {
+  return screen.split("\n").find((line) => line.includes(text));
+}
+
+/** The status-bar line, next to last. */
+function statusLine(screen: string): string {
+  const lines = screen.split("\n");
+  return lines[ROWS - 2] ?? "";
+}
+
+/** The contacts-pane part of the line that shows `user`. */
+function contactLine(screen: string, user: string): string | undefined {
+  return screen
+    .split("\n")
+    .map((line) => line.split("│")[0]!)
+    .find((line) => new RegExp(`[●○] ${user}\\b`, "u").test(line));
+}
+
+describe("tui end to end, two TUIs in tmux (e2e)", function () {
+  this.timeout(120_000);
+  let terminals: Terminals;
+  let temp: { dir: string; remove(): void };
+  let server: ServerProcess | undefined;
+  let port: number;
+  let dbPath: string;
+
+  before(async function () {
+    if (!tmuxAvailable() || !fs.existsSync(TUI_MAIN)) this.skip();
+    temp = makeTempDir("parley-tui-e2e-");
+    dbPath = path.join(temp.dir, "parley.db");
+    server = await spawnServer(dbPath);
+    port = server.port;
+    terminals = new Terminals();
+  });
+
+  after(async () => {
+    terminals?.kill();
+    if (server !== undefined) await server.stop();
+    temp?.remove();
+  });
+
+  it("registers two users from two TUIs and shows each to the other", async () => {
+    for (const user of ["alice", "bob"]) {
+      terminals.start(user, port, user);
+      await terminals.waitForText(user, "Password");
+      terminals.keys(user, "C-r");
+      await terminals.waitForText(user, "Again");
+      terminals.type(user, PASSWORD);
+      terminals.keys(user, "Enter");
+      terminals.type(user, PASSWORD);
+      terminals.keys(user, "Enter");
+      await terminals.waitForText(user, `${user} (you)`);
+    }
+    await terminals.waitFor(
+      "alice",
+      "bob online",
+      (screen) => contactLine(screen, "bob")?.includes("● bob") === true,
+    );
+    await terminals.waitFor(
+      "bob",
+      "alice online",
+      (screen) => contactLine(screen, "alice")?.includes("● alice") === true,
+    );
+  });
+
+  it("shows a typed message on the other screen, with an unread count and a delivered mark", async () => {
+    terminals.type("alice", "/msg bob Hello Bob 👋 how are you?");
+    terminals.keys("alice", "Enter");
+    // Bob has no conversation open: the message shows up as an unread count.
+    await terminals.waitFor("bob", "an unread count of 1 for alice", (screen) =>
+      /alice\s+1\s*$/u.test(contactLine(screen, "alice") ?? ""),
+    );
+    // Bob's client acknowledged it, so the server sent Alice a delivered receipt.
+    await terminals.waitFor("alice", "the delivered mark", (screen) =>
+      (lineWith(screen, "Hello Bob 👋") ?? "").includes("✓✓"),
+    );
+
+    terminals.keys("bob", "Tab"); // the most recent conversation comes first: alice
+    await terminals.waitForText("bob", "Hello Bob 👋 how are you?");
+    await terminals.waitFor("bob", "the unread count to clear", (screen) =>
+      /alice\s*$/u.test(contactLine(screen, "alice") ?? ""),
+    );
+    // On Bob's screen now, so read: Alice's mark turns to the read mark.
+    await terminals.waitFor("alice", "the read mark", (screen) =>
+      (lineWith(screen, "Hello Bob 👋") ?? "").includes("✔✔"),
+    );
+
+    terminals.type("bob", "Fine, thanks! 日本語 works too");
+    terminals.keys("bob", "Enter");
+    await terminals.waitForText("alice", "Fine, thanks! 日本語 works too");
+  });
+
+  it("reconnects both TUIs after a server restart and carries on", async () => {
+    await server!.stop();
+    server = undefined;
+    for (const user of ["alice", "bob"]) {
+      await terminals.waitFor(user, "the offline state", (screen) => statusLine(screen).includes("offline"));
+    }
+    // Typed while the server is down: kept, marked as waiting, sent after the reconnect.
+    terminals.type("bob", "sent while the server was down");
+    terminals.keys("bob", "Enter");
+    await terminals.waitFor("bob", "the waiting mark", (screen) =>
+      (lineWith(screen, "sent while the server was down") ?? "").includes("…"),
+    );
+
+    server = await spawnServer(dbPath, ["--port", String(port)]);
+    for (const user of ["alice", "bob"]) {
+      await terminals.waitFor(user, "online again", (screen) => statusLine(screen).includes("● online"));
+    }
+    await terminals.waitForText("alice", "sent while the server was down");
+
+    terminals.type("alice", "after the restart 🎉");
+    terminals.keys("alice", "Enter");
+    const bobScreen = await terminals.waitForText("bob", "after the restart 🎉");
+    expect(bobScreen.match(/sent while the server was down/gu), "no duplicate").to.have.length(1);
+    await terminals.waitFor("alice", "the read mark after the restart", (screen) =>
+      (lineWith(screen, "after the restart 🎉") ?? "").includes("✔✔"),
+    );
+    const aliceScreen = terminals.screen("alice");
+    expect(aliceScreen.match(/Hello Bob 👋/gu), "history reload adds no duplicate").to.have.length(1);
+  });
+});

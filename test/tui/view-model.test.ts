@@ -1,0 +1,625 @@
+// The view model, unit: session events and keys in, state and frames out. Frames are read as
+// plain text, the way capture-pane shows the real screen.
+
+import { expect } from "chai";
+import type { HistoryMessage } from "../../server/protocol/messages.js";
+import type { SessionEvent } from "../../tui-client/session.js";
+import { frameText, rowWidth } from "../../tui-client/styled-text.js";
+import { TimeFormat } from "../../tui-client/time-format.js";
+import { type Intent, type KeyPress, ViewModel } from "../../tui-client/view-model.js";
+
+const LIMITS = {
+  maxTextChars: 4096,
+  maxFrameBytes: 65536,
+  maxPending: 10000,
+  maxInFlight: 1024,
+  idleTimeoutMs: 120000,
+};
+const DAY1 = "2026-11-24";
+const DAY2 = "2026-11-25";
+
+function newView(cols = 80, rows = 24): ViewModel {
+  const view = new ViewModel({
+    host: "127.0.0.1",
+    port: 7878,
+    time: new TimeFormat({ locale: "en-GB", timeZone: "UTC" }),
+    now: () => new Date(`${DAY2}T12:00:00.000Z`),
+  });
+  view.resize(cols, rows);
+  view.setLink({ state: "open" });
+  return view;
+}
+
+function apply(view: ViewModel, ...events: SessionEvent[]): Intent[] {
+  return events.flatMap((event) => view.apply(event));
+}
+
+function loggedInView(cols = 80, rows = 24): ViewModel {
+  const view = newView(cols, rows);
+  apply(
+    view,
+    { type: "hello", server: "parley/test", limits: LIMITS },
+    { type: "logged_in", user: "alice", pending: 0, resumed: false },
+    {
+      type: "users",
+      users: [
+        { user: "alice", name: "alice", online: true, lastSeen: null },
+        { user: "bob", name: "bob", online: true, lastSeen: null },
+        { user: "carol", name: "carol", online: false, lastSeen: `${DAY1}T09:00:00.000Z` },
+      ],
+    },
+  );
+  for (const peer of ["alice", "bob", "carol"]) {
+    apply(view, { type: "history", with: peer, before: undefined, limit: 50, messages: [] });
+  }
+  return view;
+}
+
+let seq = 0;
+function incoming(
+  id: number,
+  from = "bob",
+  text = `hello ${id}`,
+  at = `${DAY2}T10:00:00.000Z`,
+): SessionEvent {
+  return { type: "message", message: { ev: "message", seq: ++seq, id, from, to: "alice", text, at } };
+}
+
+function history(
+  id: number,
+  from: string,
+  to: string,
+  status: HistoryMessage["status"],
+  at = `${DAY2}T08:00:00.000Z`,
+): HistoryMessage {
+  return { id, from, to, text: `history ${id}`, at, status };
+}
+
+function typeText(view: ViewModel, text: string): Intent[] {
+  return [...text].flatMap((ch) => view.key({ full: ch, ch }));
+}
+
+function press(view: ViewModel, full: string): Intent[] {
+  const key: KeyPress = { full };
+  return view.key(key);
+}
+
+function screen(view: ViewModel): string {
+  return frameText(view.frame());
+}
+
+function contactLine(view: ViewModel, user: string): string {
+  return screen(view)
+    .split("\n")
+    .map((line) => line.split("│")[0]!)
+    .find((line) => line.includes(` ${user}`))!;
+}
+
+describe("tui view model (unit)", () => {
+  describe("contacts", () => {
+    it("lists every user with an online mark, alphabetically while nobody has talked", () => {
+      const view = loggedInView();
+      expect(view.contacts().map((contact) => contact.user)).to.deep.equal(["alice", "bob", "carol"]);
+      const text = screen(view);
+      expect(text).to.include("● alice (you)");
+      expect(text).to.include("● bob");
+      expect(text).to.include("○ carol");
+    });
+
+    it("puts the most recent conversation first", () => {
+      const view = loggedInView();
+      apply(view, incoming(1, "carol", "hi", `${DAY2}T10:00:00.000Z`));
+      expect(view.contacts()[0]!.user).to.equal("carol");
+      apply(view, incoming(2, "bob", "later", `${DAY2}T10:05:00.000Z`));
+      expect(view.contacts().map((contact) => contact.user)).to.deep.equal(["bob", "carol", "alice"]);
+    });
+
+    it("follows presence events, and adds users it did not know", () => {
+      const view = loggedInView();
+      apply(view, { type: "presence", user: "carol", online: true, at: `${DAY2}T11:00:00.000Z` });
+      apply(view, { type: "presence", user: "dave", online: true, at: `${DAY2}T11:00:00.000Z` });
+      const contacts = view.contacts();
+      expect(contacts.find((contact) => contact.user === "carol")!.online).to.equal(true);
+      expect(contacts.find((contact) => contact.user === "dave")!.online).to.equal(true);
+      apply(view, { type: "presence", user: "bob", online: false, at: `${DAY2}T11:30:00.000Z` });
+      expect(contactLine(view, "bob")).to.include("○ bob");
+    });
+
+    it("selects a contact on a click in the contacts pane", () => {
+      const view = loggedInView();
+      view.frame();
+      const intents = view.click(3, 3); // row 0 is the title; carol is the third contact
+      expect(view.activePeer).to.equal("carol");
+      expect(intents).to.deep.equal([]);
+    });
+  });
+
+  describe("unread counts and read markers", () => {
+    it("counts messages that arrive in a conversation not on screen", () => {
+      const view = loggedInView();
+      apply(view, incoming(1), incoming(2));
+      expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(2);
+      expect(contactLine(view, "bob")).to.match(/bob\s+2/u);
+      expect(view.readMarker()).to.equal(undefined);
+    });
+
+    it("clears the count once the conversation is shown, and marks up to the newest shown", () => {
+      const view = loggedInView();
+      apply(view, incoming(1), incoming(2));
+      press(view, "tab"); // bob: the most recent conversation comes first
+      expect(view.activePeer).to.equal("bob");
+      const text = screen(view);
+      expect(text).to.include("hello 2");
+      expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(0);
+      expect(view.readMarker()).to.deep.equal({ peer: "bob", upTo: 2 });
+    });
+
+    it("counts unread messages from history that were delivered but never read", () => {
+      const view = loggedInView();
+      apply(view, {
+        type: "history",
+        with: "carol",
+        before: undefined,
+        limit: 50,
+        messages: [history(1, "carol", "alice", "read"), history(2, "carol", "alice", "delivered")],
+      });
+      expect(view.contacts().find((contact) => contact.user === "carol")!.unread).to.equal(1);
+    });
+
+    it("does not mark messages read while they are scrolled out of sight", () => {
+      const view = loggedInView(80, 12);
+      view.select("bob");
+      for (let id = 1; id <= 30; id++) apply(view, incoming(id));
+      view.frame();
+      press(view, "pageup");
+      press(view, "pageup");
+      view.frame();
+      const marker = view.readMarker()!;
+      expect(marker.upTo).to.be.lessThan(30);
+      apply(view, incoming(31));
+      view.frame();
+      expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.be.greaterThan(0);
+      expect(screen(view)).to.include("more below");
+    });
+  });
+
+  describe("marks on own messages", () => {
+    function markOf(view: ViewModel, text: string): string {
+      const line = screen(view)
+        .split("\n")
+        .find((row) => row.includes(text))!;
+      return line.split("│")[1]!.slice(6, 8).trim();
+    }
+
+    it("moves from pending to sent to delivered to read, never backwards", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, { type: "send_queued", cid: "c-1", to: "bob", text: "are you there?" });
+      expect(markOf(view, "are you there?")).to.equal("…");
+      apply(view, {
+        type: "send_ok",
+        cid: "c-1",
+        to: "bob",
+        id: 10,
+        at: `${DAY2}T11:00:00.000Z`,
+        duplicate: false,
+      });
+      expect(markOf(view, "are you there?")).to.equal("✓");
+      const receipt = (status: "delivered" | "read"): SessionEvent => ({
+        type: "receipt",
+        receipt: { ev: "receipt", seq: ++seq, id: 10, to: "bob", status, at: `${DAY2}T11:01:00.000Z` },
+      });
+      apply(view, receipt("delivered"));
+      expect(markOf(view, "are you there?")).to.equal("✓✓");
+      apply(view, receipt("read"));
+      expect(markOf(view, "are you there?")).to.equal("✔✔");
+      apply(view, receipt("delivered"));
+      expect(markOf(view, "are you there?"), "a late delivered does not undo read").to.equal("✔✔");
+    });
+
+    it("takes statuses from history", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: undefined,
+        limit: 50,
+        messages: [
+          history(5, "alice", "bob", "sent"),
+          history(6, "alice", "bob", "delivered"),
+          history(7, "alice", "bob", "read"),
+        ],
+      });
+      expect(markOf(view, "history 5")).to.equal("✓");
+      expect(markOf(view, "history 6")).to.equal("✓✓");
+      expect(markOf(view, "history 7")).to.equal("✔✔");
+    });
+
+    it("keeps a receipt that arrives before the resent send is answered", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, { type: "send_queued", cid: "c-9", to: "bob", text: "lost answer" });
+      apply(view, {
+        type: "receipt",
+        receipt: {
+          ev: "receipt",
+          seq: ++seq,
+          id: 77,
+          to: "bob",
+          status: "delivered",
+          at: `${DAY2}T11:01:00.000Z`,
+        },
+      });
+      apply(view, {
+        type: "send_ok",
+        cid: "c-9",
+        to: "bob",
+        id: 77,
+        at: `${DAY2}T11:00:00.000Z`,
+        duplicate: true,
+      });
+      expect(markOf(view, "lost answer")).to.equal("✓✓");
+    });
+
+    it("shows a refused send beside the message, in plain words", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, { type: "send_queued", cid: "c-2", to: "bob", text: "too much" });
+      apply(view, {
+        type: "send_failed",
+        cid: "c-2",
+        to: "bob",
+        error: { code: "rate_limited", message: "slow down" },
+        retrying: false,
+      });
+      const lines = screen(view).split("\n");
+      const index = lines.findIndex((line) => line.includes("too much"));
+      expect(lines[index]).to.include("✗");
+      expect(lines[index + 1]).to.include("not sent: you are sending too fast");
+    });
+
+    it("shows mailbox_full and text_too_long beside their messages", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, { type: "send_queued", cid: "c-3", to: "bob", text: "first" });
+      apply(view, { type: "send_queued", cid: "c-4", to: "bob", text: "second" });
+      apply(view, {
+        type: "send_failed",
+        cid: "c-3",
+        to: "bob",
+        error: { code: "mailbox_full", message: "" },
+        retrying: false,
+      });
+      apply(view, {
+        type: "send_failed",
+        cid: "c-4",
+        to: "bob",
+        error: { code: "text_too_long", message: "" },
+        retrying: false,
+      });
+      const text = screen(view);
+      expect(text).to.match(/first\n.*bob's mailbox is full/u);
+      expect(text).to.match(/second\n.*longer than 4096 characters/u);
+    });
+
+    it("shows one entry for a message to oneself, whichever copy comes first", () => {
+      const view = loggedInView();
+      view.select("alice");
+      apply(view, { type: "send_queued", cid: "c-5", to: "alice", text: "note to self" });
+      apply(view, {
+        type: "message",
+        message: {
+          ev: "message",
+          seq: ++seq,
+          id: 50,
+          from: "alice",
+          to: "alice",
+          text: "note to self",
+          at: `${DAY2}T11:00:00.000Z`,
+        },
+      });
+      apply(view, {
+        type: "send_ok",
+        cid: "c-5",
+        to: "alice",
+        id: 50,
+        at: `${DAY2}T11:00:00.000Z`,
+        duplicate: false,
+      });
+      expect(view.conversation("alice")!.messages).to.have.length(1);
+      expect(screen(view).match(/note to self/gu)).to.have.length(1);
+    });
+  });
+
+  describe("conversation pane", () => {
+    it("shows local time, sender and wrapped text, with a separator for each day", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(
+        view,
+        incoming(1, "bob", "yesterday's news", `${DAY1}T22:15:00.000Z`),
+        incoming(2, "bob", `today ${"word ".repeat(30)}end`, `${DAY2}T07:05:00.000Z`),
+      );
+      const text = screen(view);
+      expect(text).to.include("Tuesday, 24 November 2026");
+      expect(text).to.include("Wednesday, 25 November 2026");
+      expect(text).to.match(/22:15\s+bob yesterday's news/u);
+      expect(text).to.match(/07:05\s+bob today word/u);
+      const lines = text.split("\n");
+      const first = lines.findIndex((line) => line.includes("today word"));
+      expect(lines[first + 1]!.split("│")[1]!.trim()).to.match(/^word/u);
+      expect(lines.findIndex((line) => line.includes("24 November"))).to.be.lessThan(
+        lines.findIndex((line) => line.includes("25 November")),
+      );
+    });
+
+    it("converts times to the configured zone", () => {
+      const view = new ViewModel({
+        host: "h",
+        port: 1,
+        time: new TimeFormat({ locale: "en-GB", timeZone: "Asia/Tokyo" }),
+      });
+      view.resize(80, 24);
+      apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      view.select("bob");
+      apply(view, incoming(1, "bob", "late", `${DAY1}T22:15:00.000Z`));
+      const text = screen(view);
+      expect(text).to.match(/07:15\s+bob late/u);
+      expect(text).to.include("Wednesday, 25 November 2026");
+    });
+
+    it("merges history pages without duplicates, oldest first", () => {
+      const view = newView();
+      apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      view.select("bob");
+      apply(view, incoming(8, "bob", "live 8"), incoming(9, "bob", "live 9"));
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: undefined,
+        limit: 3,
+        messages: [
+          history(7, "bob", "alice", "delivered"),
+          history(8, "bob", "alice", "delivered"),
+          history(9, "bob", "alice", "delivered"),
+        ],
+      });
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: 7,
+        limit: 3,
+        messages: [
+          history(4, "alice", "bob", "read"),
+          history(5, "bob", "alice", "read"),
+          history(6, "alice", "bob", "read"),
+        ],
+      });
+      const ids = view.conversation("bob")!.messages.map((message) => message.id);
+      expect(ids).to.deep.equal([4, 5, 6, 7, 8, 9]);
+      expect(view.conversation("bob")!.reachedStart).to.equal(false);
+    });
+
+    it("loads older messages when PgUp reaches the top, then knows when the start is reached", () => {
+      const view = loggedInView(80, 14);
+      const first = view.select("bob");
+      expect(first).to.deep.equal([]); // history already loaded (empty) in loggedInView
+      const page = Array.from({ length: 20 }, (_, i) =>
+        history(100 + i, i % 2 ? "alice" : "bob", i % 2 ? "bob" : "alice", "read"),
+      );
+      apply(view, { type: "history", with: "bob", before: undefined, limit: 20, messages: page });
+      view.conversation("bob")!.reachedStart = false;
+      view.frame();
+      let intents: Intent[] = [];
+      for (let i = 0; i < 5 && intents.length === 0; i++) intents = press(view, "pageup");
+      expect(intents).to.deep.equal([{ kind: "load_history", peer: "bob", before: 100 }]);
+      expect(press(view, "pageup"), "no second request while one is out").to.deep.equal([]);
+      const topBefore = screen(view);
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: 100,
+        limit: 50,
+        messages: [history(98, "bob", "alice", "read"), history(99, "bob", "alice", "read")],
+      });
+      expect(view.conversation("bob")!.reachedStart).to.equal(true);
+      expect(screen(view), "the view stays where it was").to.include(
+        topBefore.split("\n")[3]!.split("│")[1]!.trim(),
+      );
+      press(view, "pageup");
+      expect(screen(view)).to.include("start of your conversation with bob");
+    });
+
+    it("asks for a conversation's history the first time it is opened", () => {
+      const view = newView();
+      apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      expect(view.select("zed")).to.deep.equal([{ kind: "load_history", peer: "zed", before: undefined }]);
+      expect(view.select("zed")).to.deep.equal([]);
+    });
+
+    it("fits every row to the terminal width, with emoji and wide characters", () => {
+      for (const [cols, rows] of [
+        [80, 24],
+        [100, 30],
+        [43, 12],
+      ] as const) {
+        const view = loggedInView(cols, rows);
+        view.select("bob");
+        apply(view, incoming(1, "bob", `${"日本語のテキスト👋🏽 ".repeat(12)}x`));
+        apply(view, { type: "send_queued", cid: "c-w", to: "bob", text: "👍".repeat(60) });
+        for (const chars of [..."héllo wörld 🎉"]) view.key({ full: chars, ch: chars });
+        const frame = view.frame();
+        expect(frame.rows).to.have.length(rows);
+        for (const row of frame.rows) expect(rowWidth(row)).to.equal(cols);
+        expect(frame.cursor!.x).to.be.lessThan(cols);
+      }
+    });
+  });
+
+  describe("input line", () => {
+    it("sends the line to the open conversation on Enter and keeps it for Up", () => {
+      const view = loggedInView();
+      view.select("bob");
+      typeText(view, "hi bob");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "send", to: "bob", text: "hi bob" }]);
+      expect(view.inputValue).to.equal("");
+      press(view, "up");
+      expect(view.inputValue).to.equal("hi bob");
+      press(view, "down");
+      expect(view.inputValue).to.equal("");
+    });
+
+    it("hands /commands to the command table, and sends //text as /text", () => {
+      const view = loggedInView();
+      view.select("bob");
+      typeText(view, "/msg carol hey there");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "command", line: "/msg carol hey there" }]);
+      typeText(view, "//shrug");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "send", to: "bob", text: "/shrug" }]);
+    });
+
+    it("refuses to send with no conversation open, keeping the text", () => {
+      const view = loggedInView();
+      typeText(view, "to whom?");
+      expect(press(view, "enter")).to.deep.equal([]);
+      expect(view.inputValue).to.equal("to whom?");
+      expect(view.notice!.level).to.equal("error");
+    });
+
+    it("keeps a too-long text in the input line and says why", () => {
+      const view = loggedInView();
+      apply(view, { type: "hello", server: "x", limits: { ...LIMITS, maxTextChars: 5 } });
+      view.select("bob");
+      typeText(view, "123456");
+      expect(press(view, "enter")).to.deep.equal([]);
+      expect(view.inputValue).to.equal("123456");
+      expect(view.notice!.text).to.include("at most 5");
+    });
+
+    it("cycles through conversations with Tab and Shift-Tab, and Ctrl-N / Ctrl-P", () => {
+      const view = loggedInView();
+      press(view, "tab");
+      expect(view.activePeer).to.equal("alice");
+      press(view, "C-n");
+      expect(view.activePeer).to.equal("bob");
+      press(view, "S-tab");
+      expect(view.activePeer).to.equal("alice");
+      press(view, "C-p");
+      expect(view.activePeer).to.equal("carol");
+    });
+
+    it("quits on Ctrl-C and asks for a redraw on Ctrl-L", () => {
+      const view = loggedInView();
+      expect(press(view, "C-c")).to.deep.equal([{ kind: "quit" }]);
+      expect(press(view, "C-l")).to.deep.equal([{ kind: "redraw" }]);
+    });
+
+    it("asks for the password, masked, before deleting the account", () => {
+      const view = loggedInView();
+      view.startUnregisterPrompt();
+      typeText(view, "secret-pw");
+      expect(screen(view)).to.include("password: •••••••••");
+      expect(screen(view)).to.not.include("secret-pw");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "unregister", password: "secret-pw" }]);
+    });
+  });
+
+  describe("log-in screen", () => {
+    it("logs in with the typed name and password, the password masked", () => {
+      const view = newView();
+      typeText(view, "alice");
+      press(view, "enter");
+      typeText(view, "correct horse");
+      expect(screen(view)).to.include("[•••••••••••••");
+      expect(screen(view)).to.not.include("correct horse");
+      expect(press(view, "enter")).to.deep.equal([
+        { kind: "login", user: "alice", password: "correct horse" },
+      ]);
+    });
+
+    it("asks for the password twice when registering and catches a mismatch", () => {
+      const view = newView();
+      press(view, "C-r");
+      typeText(view, "alice");
+      press(view, "enter");
+      typeText(view, "password-1");
+      press(view, "enter");
+      typeText(view, "password-2");
+      expect(press(view, "enter")).to.deep.equal([]);
+      expect(screen(view)).to.match(/Again\s+\[•+\s*\] the two passwords differ/u);
+      for (let i = 0; i < 10; i++) press(view, "backspace");
+      typeText(view, "password-1");
+      expect(press(view, "enter")).to.deep.equal([
+        { kind: "register", user: "alice", password: "password-1" },
+      ]);
+    });
+
+    it("shows the server's errors in plain words beside the field they concern", () => {
+      const cases = [
+        ["bad_credentials", "Password", "wrong user name or password"],
+        ["rate_limited", "Password", "too many tries; wait a minute"],
+        ["weak_password", "Password", "too weak"],
+        ["user_exists", "User", "that name is taken"],
+        ["invalid_username", "User", "use 1-32 of"],
+      ] as const;
+      for (const [code, field, words] of cases) {
+        const view = newView();
+        apply(view, {
+          type: "auth_failed",
+          stage: code === "user_exists" ? "register" : "login",
+          error: { code, message: "server words" },
+          resumed: false,
+        });
+        const line = screen(view)
+          .split("\n")
+          .find((row) => row.trimStart().startsWith(field))!;
+        expect(line, code).to.include(words);
+      }
+    });
+
+    it("switches to the chat screen on login and back on logout", () => {
+      const view = newView();
+      expect(view.screen).to.equal("login");
+      apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      expect(view.screen).to.equal("chat");
+      apply(view, { type: "logged_out" });
+      expect(view.screen).to.equal("login");
+    });
+
+    it("returns to the log-in screen when logging in again after a reconnect is refused", () => {
+      const view = loggedInView();
+      apply(view, {
+        type: "auth_failed",
+        stage: "login",
+        error: { code: "bad_credentials", message: "" },
+        resumed: true,
+      });
+      expect(view.screen).to.equal("login");
+      expect(screen(view)).to.include("wrong user name or password");
+    });
+  });
+
+  describe("after a reconnect", () => {
+    it("reloads users and the history of open conversations", () => {
+      const view = loggedInView();
+      view.select("bob");
+      view.setLink({ state: "waiting", retryInMs: 1000, reason: "connection refused" });
+      expect(screen(view)).to.include("offline, retrying in 1 s");
+      view.setLink({ state: "open" });
+      const intents = apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: true });
+      expect(intents[0]).to.deep.equal({ kind: "load_users" });
+      expect(intents).to.deep.include({ kind: "load_history", peer: "bob", before: undefined });
+      expect(view.screen).to.equal("chat");
+    });
+
+    it("says plainly that the session was replaced", () => {
+      const view = loggedInView();
+      apply(view, { type: "session_replaced" });
+      view.setLink({ state: "held", reason: "session taken over elsewhere" });
+      const text = screen(view);
+      expect(text).to.include("session taken over elsewhere");
+      expect(text).to.include("logged in from somewhere else");
+    });
+  });
+});

@@ -1,0 +1,66 @@
+// Command-line options of the `parley` client. Flags win over the environment
+// (PARLEY_HOST, PARLEY_PORT, PARLEY_USER), which wins over the defaults.
+
+export interface ClientConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string | undefined;
+}
+
+export type ParsedArgs =
+  | { readonly kind: "run"; readonly config: ClientConfig }
+  | { readonly kind: "help" }
+  | { readonly kind: "error"; readonly message: string };
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 7878;
+
+export const USAGE = `Usage: parley [--host HOST] [--port PORT] [--user USER]
+
+The Parley terminal chat client.
+
+  --host HOST   server address (default ${DEFAULT_HOST}, or $PARLEY_HOST)
+  --port PORT   server port (default ${DEFAULT_PORT}, or $PARLEY_PORT)
+  --user USER   user name to fill in on the log-in screen (or $PARLEY_USER)
+  --help        show this text
+
+Inside: Tab switches conversation, Enter sends, /help lists commands and keys.`;
+
+export function parseArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedArgs {
+  let host = env.PARLEY_HOST || DEFAULT_HOST;
+  let portText = env.PARLEY_PORT || String(DEFAULT_PORT);
+  let portSource = env.PARLEY_PORT ? "PARLEY_PORT" : "--port";
+  let user = env.PARLEY_USER || undefined;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") return { kind: "help" };
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
+    if (name !== "--host" && name !== "--port" && name !== "--user") {
+      return { kind: "error", message: `parley: unknown option ${JSON.stringify(arg)} (try --help)` };
+    }
+    let value: string | undefined;
+    if (eq !== -1 && arg.startsWith("--")) value = arg.slice(eq + 1);
+    else value = argv[++i];
+    if (value === undefined || value === "")
+      return { kind: "error", message: `parley: ${name} needs a value` };
+    if (name === "--host") host = value;
+    else if (name === "--user") user = value;
+    else {
+      portText = value;
+      portSource = "--port";
+    }
+  }
+
+  if (!/^\d+$/u.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    return {
+      kind: "error",
+      message: `parley: ${portSource} must be a port number from 1 to 65535, not ${JSON.stringify(portText)}`,
+    };
+  }
+  return { kind: "run", config: { host, port: Number(portText), user } };
+}

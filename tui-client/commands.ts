@@ -1,0 +1,147 @@
+// Slash commands as a table (senpai's commands.go): each declares its arguments and a one-line
+// summary, /help is generated from the table, and the runner checks arguments before any
+// command runs. Commands act only through `CommandContext`, which main.ts implements.
+
+import { CHAT_KEYS } from "./keymap.js";
+
+export interface CommandContext {
+  /** Sends `text` to `user` and opens that conversation. */
+  sendTo(user: string, text: string): void;
+  /** Fetches the user list again and shows it. */
+  showUsers(): void;
+  logout(): void;
+  /** Asks for the password (masked) before deleting the account. */
+  startUnregister(): void;
+  reconnect(): void;
+  quit(): void;
+  showHelp(lines: readonly string[]): void;
+  /** A line for the status bar. */
+  notify(text: string, level: "info" | "error"): void;
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  /** Argument names for the usage line; the last one takes the rest of the line. */
+  readonly args: readonly string[];
+  /** How many arguments must be present. */
+  readonly required: number;
+  readonly summary: string;
+  readonly run: (context: CommandContext, args: readonly string[]) => void;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "msg",
+    args: ["USER", "TEXT"],
+    required: 2,
+    summary: "send TEXT to USER and open that conversation",
+    run: (context, [user, text]) => context.sendTo(user!, text!),
+  },
+  {
+    name: "users",
+    args: [],
+    required: 0,
+    summary: "list every user, online or not",
+    run: (context) => context.showUsers(),
+  },
+  {
+    name: "logout",
+    args: [],
+    required: 0,
+    summary: "log out and return to the log-in screen",
+    run: (context) => context.logout(),
+  },
+  {
+    name: "unregister",
+    args: [],
+    required: 0,
+    summary: "delete your account (asks for your password)",
+    run: (context) => context.startUnregister(),
+  },
+  {
+    name: "reconnect",
+    args: [],
+    required: 0,
+    summary: "connect again now (after the session was taken over elsewhere)",
+    run: (context) => context.reconnect(),
+  },
+  {
+    name: "help",
+    args: [],
+    required: 0,
+    summary: "show commands and keys",
+    run: (context) => context.showHelp(helpLines()),
+  },
+  {
+    name: "quit",
+    args: [],
+    required: 0,
+    summary: "quit Parley",
+    run: (context) => context.quit(),
+  },
+];
+
+export function usage(command: CommandSpec): string {
+  return [`/${command.name}`, ...command.args].join(" ");
+}
+
+/** Splits "/msg bob hello there" into its command name and arguments, per the table. */
+export function parseCommandLine(line: string): { command: CommandSpec; args: string[] } | { error: string } {
+  const match = /^\/(\S+)\s*(.*)$/su.exec(line);
+  if (match === null) return { error: "type a command after the slash; /help lists them" };
+  const name = match[1]!.toLowerCase();
+  // A unique prefix is enough, as in irssi and senpai: /q quits, /u is ambiguous.
+  const exact = COMMANDS.find((command) => command.name === name);
+  const candidates =
+    exact !== undefined ? [exact] : COMMANDS.filter((command) => command.name.startsWith(name));
+  if (candidates.length === 0) return { error: `unknown command /${name}; /help lists them` };
+  if (candidates.length > 1) {
+    return { error: `/${name} is ambiguous: ${candidates.map((command) => `/${command.name}`).join(", ")}` };
+  }
+  const command = candidates[0]!;
+  const args = splitArgs(match[2]!, command.args.length);
+  if (args.length < command.required) return { error: `usage: ${usage(command)}` };
+  if (args.length > command.args.length) return { error: `usage: ${usage(command)}` };
+  return { command, args };
+}
+
+function splitArgs(rest: string, count: number): string[] {
+  const args: string[] = [];
+  let remaining = rest.trim();
+  while (remaining !== "") {
+    if (args.length === Math.max(count, 1) - 1 && count > 0) {
+      args.push(remaining);
+      break;
+    }
+    const match = /^(\S+)\s*(.*)$/su.exec(remaining)!;
+    args.push(match[1]!);
+    remaining = match[2]!;
+  }
+  return args;
+}
+
+/** Runs one command line; mistakes are reported through `notify`, never thrown. */
+export function runCommand(line: string, context: CommandContext): void {
+  const parsed = parseCommandLine(line);
+  if ("error" in parsed) {
+    context.notify(parsed.error, "error");
+    return;
+  }
+  parsed.command.run(context, parsed.args);
+}
+
+/** The text of /help: the command table, then the key table. */
+export function helpLines(): string[] {
+  const width = Math.max(...COMMANDS.map((command) => usage(command).length));
+  const lines = ["Commands", ""];
+  for (const command of COMMANDS) lines.push(`  ${usage(command).padEnd(width)}  ${command.summary}`);
+  lines.push(`${"  //TEXT".padEnd(width + 2)}  send TEXT starting with a slash`);
+  lines.push("", "Keys", "");
+  const keyWidth = Math.max(...CHAT_KEYS.map((binding) => binding.label.length));
+  for (const binding of CHAT_KEYS) lines.push(`  ${binding.label.padEnd(keyWidth)}  ${binding.help}`);
+  lines.push(`${"  Mouse".padEnd(keyWidth + 2)}  click a contact to open it; wheel scrolls`);
+  lines.push("", "Marks on your messages", "");
+  lines.push("  …  waiting to be sent    ✓  stored by the server    ✓✓  delivered");
+  lines.push("  ✔✔ read                  ✗  not sent, undeliverable or expired");
+  return lines;
+}

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+// The Parley terminal client: wires the network, the protocol session, the view model and the
+// screen together (senpai's app.go). Everything that happens — a chunk from the server, a key,
+// a timer — updates the session and the view model, then asks for one render; the render,
+// the acknowledgements and the writes happen together once the current batch is done.
+
+import { randomBytes } from "node:crypto";
+import type { ClientConfig } from "./args.js";
+import { parseArgs, USAGE } from "./args.js";
+import { type CommandContext, runCommand } from "./commands.js";
+import { Network } from "./network.js";
+import { Screen } from "./screen.js";
+import { Session, type SessionEvent } from "./session.js";
+import { type Intent, ViewModel } from "./view-model.js";
+
+const CLIENT_NAME = "parley-tui/0.1.0";
+/** How long to wait before sending again what the server could not store (`unavailable`). */
+const RETRY_UNAVAILABLE_MS = 2000;
+/** An unanswered ping older than this (and than two ping intervals) means a dead connection. */
+const DEAD_LINK_MIN_MS = 10_000;
+
+class App {
+  readonly #session: Session;
+  readonly #view: ViewModel;
+  readonly #network: Network;
+  readonly #screen: Screen;
+  #renderScheduled = false;
+  #redrawRequested = false;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #pingIntervalMs = 40_000;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #quitWarned = false;
+  #closed = false;
+
+  constructor(config: ClientConfig) {
+    this.#session = new Session({ cidPrefix: randomBytes(6).toString("base64url"), clientName: CLIENT_NAME });
+    this.#view = new ViewModel({ host: config.host, port: config.port, user: config.user });
+    this.#screen = new Screen({
+      key: (key) => {
+        this.#run(this.#view.key(key));
+        this.#schedule();
+      },
+      click: (x, y) => {
+        this.#run(this.#view.click(x, y));
+        this.#schedule();
+      },
+      wheel: (direction) => {
+        this.#run(this.#view.wheel(direction));
+        this.#schedule();
+      },
+      resize: (cols, rows) => {
+        this.#view.resize(cols, rows);
+        this.#schedule();
+      },
+    });
+    this.#view.resize(this.#screen.cols, this.#screen.rows);
+    this.#network = new Network(
+      { host: config.host, port: config.port },
+      {
+        connecting: () => {
+          this.#view.setLink({ state: "connecting" });
+          this.#schedule();
+        },
+        opened: () => {
+          this.#view.setLink({ state: "open" });
+          this.#session.connectionOpened();
+          this.#schedule();
+        },
+        received: (items) => {
+          for (const item of items) {
+            if (item.kind === "frame") this.#dispatch(this.#session.handleFrame(item.value));
+            else if (item.kind === "bad_frame")
+              this.#view.notify(`Ignored a bad line from the server: ${item.reason}`, "error");
+          }
+          this.#schedule();
+        },
+        closed: (reason, retryInMs) => {
+          this.#session.connectionLost();
+          if (this.#session.phase === "replaced") {
+            this.#view.setLink({ state: "held", reason: "session taken over elsewhere" });
+          } else if (retryInMs === undefined) {
+            this.#view.setLink({ state: "held", reason: `disconnected: ${reason}` });
+          } else if (this.#session.user === undefined && !this.#session.hasQueuedAuth) {
+            // On the log-in screen nothing waits for this connection (and the server drops
+            // connections that do not log in soon): connect again when the user submits.
+            this.#network.hold("not logged in");
+            this.#view.setLink({ state: "held", reason: "not connected; logging in connects" });
+          } else {
+            this.#view.setLink({ state: "waiting", retryInMs, reason });
+          }
+          this.#schedule();
+        },
+      },
+    );
+  }
+
+  start(): void {
+    this.#restartPing();
+    this.#network.start();
+    this.#schedule();
+  }
+
+  /** Hands session events to the view model, then does what the protocol asks of the client. */
+  #dispatch(events: readonly SessionEvent[]): void {
+    for (const event of events) {
+      this.#run(this.#view.apply(event));
+      switch (event.type) {
+        case "message":
+          // Taken in by the view model: acknowledged with the next render.
+          this.#session.handled(event.message.seq);
+          break;
+        case "receipt":
+          this.#session.handled(event.receipt.seq);
+          break;
+        case "hello":
+          this.#pingIntervalMs = Math.max(1000, Math.floor(event.limits.idleTimeoutMs / 3));
+          this.#restartPing();
+          break;
+        case "logged_in":
+          this.#network.resetBackoff();
+          break;
+        case "auth_failed":
+          if (event.resumed && this.#session.user !== undefined)
+            this.#network.drop("the server refused to log in again");
+          break;
+        case "session_replaced":
+          this.#network.hold("session taken over elsewhere");
+          break;
+        case "shutdown":
+          this.#network.drop("the server is shutting down");
+          break;
+        case "send_failed":
+          if (event.retrying && this.#retryTimer === undefined) {
+            this.#retryTimer = setTimeout(() => {
+              this.#retryTimer = undefined;
+              this.#session.retryWaitingSends();
+              this.#schedule();
+            }, RETRY_UNAVAILABLE_MS);
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  #run(intents: readonly Intent[]): void {
+    for (const intent of intents) {
+      switch (intent.kind) {
+        case "login":
+          this.#session.login(intent.user, intent.password);
+          this.#network.connectNow();
+          break;
+        case "register":
+          this.#session.register(intent.user, intent.password);
+          this.#network.connectNow();
+          break;
+        case "send":
+          this.#dispatch(this.#session.send(intent.to, intent.text));
+          break;
+        case "command":
+          runCommand(intent.line, this.#commandContext);
+          break;
+        case "load_users":
+          this.#session.requestUsers();
+          break;
+        case "load_history":
+          this.#session.requestHistory(intent.peer, intent.before);
+          break;
+        case "unregister":
+          this.#session.unregister(intent.password);
+          break;
+        case "redraw":
+          this.#redrawRequested = true;
+          break;
+        case "quit":
+          this.#quit();
+          break;
+      }
+    }
+  }
+
+  readonly #commandContext: CommandContext = {
+    sendTo: (user, text) => {
+      const problem = this.#view.checkText(text);
+      if (problem !== undefined) {
+        this.#view.notify(problem, "error");
+        return;
+      }
+      this.#run(this.#view.select(user));
+      this.#dispatch(this.#session.send(user, text));
+    },
+    showUsers: () => {
+      this.#session.requestUsers();
+      this.#view.showUsers();
+    },
+    logout: () => {
+      this.#session.logout();
+      this.#view.apply({ type: "logged_out" });
+    },
+    startUnregister: () => this.#view.startUnregisterPrompt(),
+    reconnect: () => {
+      this.#view.notify("Reconnecting…");
+      this.#network.reconnectNow();
+    },
+    quit: () => this.#quit(),
+    showHelp: (lines) => this.#view.showOverlay("Help", lines),
+    notify: (text, level) => this.#view.notify(text, level),
+  };
+
+  /** One render per batch of events: whatever happened in this turn is drawn once. */
+  #schedule(): void {
+    if (this.#renderScheduled || this.#closed) return;
+    this.#renderScheduled = true;
+    setImmediate(() => {
+      this.#renderScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#closed) return;
+    this.#screen.show(this.#view.frame());
+    if (this.#redrawRequested) {
+      this.#redrawRequested = false;
+      this.#screen.redraw();
+    }
+    // After the render: what is acknowledged and marked read has been shown.
+    const marker = this.#view.readMarker();
+    if (marker !== undefined) this.#session.markRead(marker.peer, marker.upTo);
+    this.#session.flushAck();
+    this.#network.write(this.#session.takeOutgoing());
+  }
+
+  #restartPing(): void {
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    this.#pingTimer = setInterval(() => {
+      const since = this.#session.pingOutstandingSinceMs;
+      const now = Date.now();
+      if (since !== undefined && now - since > Math.max(2 * this.#pingIntervalMs, DEAD_LINK_MIN_MS)) {
+        // Long without an answer: the link is dead even if TCP has not noticed.
+        this.#network.drop("the server stopped answering");
+      } else {
+        this.#session.ping(now);
+      }
+      this.#schedule();
+    }, this.#pingIntervalMs);
+  }
+
+  #quit(): void {
+    const unsent = this.#session.unansweredSends.length;
+    if (unsent > 0 && !this.#quitWarned) {
+      this.#quitWarned = true;
+      this.#view.notify(
+        `${unsent} message${unsent === 1 ? " is" : "s are"} not stored by the server yet; Ctrl-C or /quit again quits anyway.`,
+        "error",
+      );
+      return;
+    }
+    this.close();
+    process.exit(0);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#network.stop();
+    this.#screen.destroy();
+  }
+}
+
+function main(): void {
+  const parsed = parseArgs(process.argv.slice(2), process.env);
+  if (parsed.kind === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (parsed.kind === "error") {
+    process.stderr.write(`${parsed.message}\n`);
+    process.exit(2);
+  }
+  const app = new App(parsed.config);
+  const fail = (error: unknown): void => {
+    app.close();
+    process.stderr.write(
+      `parley: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  };
+  process.on("uncaughtException", fail);
+  process.on("unhandledRejection", fail);
+  process.on("SIGTERM", () => {
+    app.close();
+    process.exit(0);
+  });
+  app.start();
+}
+
+main();

@@ -1,0 +1,961 @@
+// The pure UI model (senpai's ui/buffers.go): session events and key presses in, state and
+// intents out. It knows contacts, conversations, unread counts, marks, scroll positions, the
+// input line and the log-in form, and builds the frame the screen paints. It never talks to
+// the network: what it wants done comes back as `Intent`s for main.ts to carry out.
+
+import type { MessageStatus, UserEntry } from "../server/protocol/messages.js";
+import { codePointLength, hasInvalidCharacter, isBlank } from "../server/protocol/text-rules.js";
+import { Conversation, sameUser } from "./conversation.js";
+import {
+  type LayoutLine,
+  layoutConversation,
+  scrollTo,
+  type Viewport,
+  viewport,
+} from "./conversation-view.js";
+import { CHAT_KEYS, LOGIN_KEYS, lookup } from "./keymap.js";
+import { LineEditor } from "./line-editor.js";
+import { type ChatView, type LoginView, noticeRows, renderChat, renderLogin } from "./render.js";
+import type { SessionEvent } from "./session.js";
+import type { Frame } from "./styled-text.js";
+import { TimeFormat } from "./time-format.js";
+
+export interface KeyPress {
+  /** The key's name with modifiers, blessed style: "a", "enter", "C-n", "S-tab", "M-b". */
+  readonly full: string;
+  /** The character it types, if any. */
+  readonly ch?: string | undefined;
+}
+
+export type Intent =
+  | { kind: "login"; user: string; password: string }
+  | { kind: "register"; user: string; password: string }
+  | { kind: "send"; to: string; text: string }
+  | { kind: "command"; line: string }
+  | { kind: "load_users" }
+  | { kind: "load_history"; peer: string; before: number | undefined }
+  | { kind: "unregister"; password: string }
+  | { kind: "redraw" }
+  | { kind: "quit" };
+
+export type LinkState =
+  | { readonly state: "connecting" }
+  | { readonly state: "open" }
+  | { readonly state: "waiting"; readonly retryInMs: number; readonly reason: string }
+  /** No reconnecting on our own: the session was replaced or the client is closing. */
+  | { readonly state: "held"; readonly reason: string };
+
+export interface Contact {
+  user: string;
+  name: string;
+  online: boolean;
+  lastSeen: string | null;
+}
+
+export interface Notice {
+  readonly text: string;
+  readonly level: "info" | "error";
+}
+
+export type LoginField = "user" | "password" | "confirm";
+
+export interface ViewModelOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Fills the user field of the log-in form. */
+  readonly user?: string | undefined;
+  readonly time?: TimeFormat;
+  readonly now?: () => Date;
+}
+
+/** Layout constants: the contacts pane's width follows the terminal within these bounds. */
+const CONTACTS_MIN = 14;
+const CONTACTS_MAX = 24;
+/** Conversations whose history is fetched right after a fresh login, most recent first. */
+const PREFETCH_LIMIT = 50;
+const USER_NAME = /^[A-Za-z0-9_.-]{1,32}$/u;
+
+export class ViewModel {
+  readonly #options: ViewModelOptions;
+  readonly #time: TimeFormat;
+  readonly #now: () => Date;
+  #cols = 80;
+  #rows = 24;
+
+  #link: LinkState = { state: "connecting" };
+  #serverName = "";
+  #maxTextChars = 4096;
+  #notice: Notice | undefined;
+
+  // ---- log-in screen ----
+  #me: string | undefined;
+  #online = false;
+  #mode: "login" | "register" = "login";
+  #field: LoginField = "user";
+  readonly #editors: Record<LoginField, LineEditor> = {
+    user: new LineEditor({ maxHistory: 0 }),
+    password: new LineEditor({ maxHistory: 0 }),
+    confirm: new LineEditor({ maxHistory: 0 }),
+  };
+  #loginErrors: Partial<Record<LoginField | "form", string>> = {};
+  #loginBusy = false;
+
+  // ---- chat screen ----
+  readonly #contacts = new Map<string, Contact>();
+  readonly #conversations = new Map<string, Conversation>();
+  #active: string | undefined;
+  readonly #input = new LineEditor();
+  #unregisterPrompt: LineEditor | undefined;
+  #overlay: { title: string; lines: readonly string[]; top: number } | undefined;
+  /** Receipts for messages not loaded yet (e.g. before the resent send is answered). */
+  readonly #orphanReceipts = new Map<number, MessageStatus>();
+  #prefetched = false;
+
+  // Computed by the last frame: what is on screen.
+  #lastLines: LayoutLine[] = [];
+  #lastViewport: Viewport | undefined;
+
+  constructor(options: ViewModelOptions) {
+    this.#options = options;
+    this.#time = options.time ?? new TimeFormat();
+    this.#now = options.now ?? (() => new Date());
+    if (options.user !== undefined && options.user !== "") {
+      this.#editors.user.set(options.user);
+      this.#field = "password";
+    }
+  }
+
+  // ---- read-only views, for main.ts and tests ----
+
+  get screen(): "login" | "chat" {
+    return this.#me === undefined ? "login" : "chat";
+  }
+
+  get me(): string | undefined {
+    return this.#me;
+  }
+
+  get activePeer(): string | undefined {
+    return this.#active === undefined ? undefined : this.#conversation(this.#active).peer;
+  }
+
+  get notice(): Notice | undefined {
+    return this.#notice;
+  }
+
+  get loginErrors(): Readonly<Partial<Record<LoginField | "form", string>>> {
+    return this.#loginErrors;
+  }
+
+  get inputValue(): string {
+    return this.#input.value;
+  }
+
+  conversation(peer: string): Conversation | undefined {
+    return this.#conversations.get(peer.toLowerCase());
+  }
+
+  /** Contacts in display order: most recent conversation first, then by name. */
+  contacts(): { key: string; user: string; online: boolean; unread: number; self: boolean }[] {
+    const keys = new Set<string>(this.#contacts.keys());
+    for (const [key, conversation] of this.#conversations)
+      if (conversation.messages.length > 0) keys.add(key);
+    const entries = [...keys].map((key) => {
+      const contact = this.#contacts.get(key);
+      const conversation = this.#conversations.get(key);
+      return {
+        key,
+        user: contact?.user ?? conversation?.peer ?? key,
+        online: contact?.online ?? false,
+        unread: conversation?.unreadCount ?? 0,
+        self: this.#me !== undefined && sameUser(key, this.#me),
+        last: conversation?.lastActivityAt,
+      };
+    });
+    entries.sort((a, b) => {
+      if (a.last !== b.last) {
+        if (a.last === undefined) return 1;
+        if (b.last === undefined) return -1;
+        return a.last > b.last ? -1 : 1;
+      }
+      return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+    });
+    return entries.map(({ last: _last, ...rest }) => rest);
+  }
+
+  /** Conversations worth reloading after a reconnect: those with something on screen. */
+  openConversations(): string[] {
+    const peers: string[] = [];
+    for (const [key, conversation] of this.#conversations) {
+      if (key === this.#active || conversation.history !== "none" || conversation.messages.length > 0) {
+        peers.push(conversation.peer);
+      }
+    }
+    return peers;
+  }
+
+  // ---- inputs ----
+
+  resize(cols: number, rows: number): void {
+    this.#cols = Math.max(1, cols);
+    this.#rows = Math.max(1, rows);
+  }
+
+  setLink(link: LinkState): void {
+    const wasOpen = this.#link.state === "open";
+    this.#link = link;
+    if (link.state !== "open") {
+      this.#online = false;
+      // A log-in on its way is lost with the connection; one typed while offline still waits.
+      if (wasOpen && this.#loginBusy && this.screen === "login") {
+        this.#loginBusy = false;
+        this.#loginErrors = { form: "the connection was lost; try again" };
+      }
+    }
+  }
+
+  notify(text: string, level: Notice["level"] = "info"): void {
+    this.#notice = { text, level };
+  }
+
+  showOverlay(title: string, lines: readonly string[]): void {
+    this.#overlay = { title, lines, top: 0 };
+  }
+
+  /** /users: everyone the client knows of, with presence, in an overlay. */
+  showUsers(): void {
+    const contacts = [...this.#contacts.values()].sort((a, b) =>
+      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
+    );
+    const width = Math.max(4, ...contacts.map((contact) => contact.user.length));
+    const lines = contacts.map((contact) => {
+      const state = contact.online
+        ? "online"
+        : contact.lastSeen === null
+          ? "offline"
+          : `offline, last seen ${this.#time.since(contact.lastSeen, this.#now())}`;
+      const name = contact.name !== contact.user ? `  (${contact.name})` : "";
+      return `${contact.online ? "●" : "○"} ${contact.user.padEnd(width)}  ${state}${name}`;
+    });
+    const online = contacts.filter((contact) => contact.online).length;
+    this.showOverlay(
+      `Users: ${contacts.length}, ${online} online`,
+      lines.length > 0 ? lines : ["(nobody yet)"],
+    );
+  }
+
+  /** Applies one session event; returns what should be fetched because of it. */
+  apply(event: SessionEvent): Intent[] {
+    switch (event.type) {
+      case "hello":
+        this.#serverName = event.server;
+        this.#maxTextChars = event.limits.maxTextChars;
+        return [];
+      case "registered":
+        this.notify(`Account ${event.user} created.`);
+        return [];
+      case "logged_in":
+        return this.#loggedIn(event.user, event.resumed);
+      case "auth_failed":
+        this.#authFailed(event.stage, event.error, event.resumed);
+        return [];
+      case "message": {
+        const me = this.#me ?? event.message.to;
+        const peer = sameUser(event.message.from, me) ? event.message.to : event.message.from;
+        const conversation = this.#conversation(peer);
+        conversation.addStored(event.message, me);
+        this.#adoptOrphans(conversation);
+        return [];
+      }
+      case "receipt": {
+        const { id, to, status } = event.receipt;
+        const conversation = this.#conversations.get(to.toLowerCase());
+        if (conversation === undefined || !conversation.setStatus(id, status)) {
+          const known = this.#orphanReceipts.get(id);
+          if (known === undefined || rank(status) > rank(known)) this.#orphanReceipts.set(id, status);
+        }
+        return [];
+      }
+      case "presence": {
+        const key = event.user.toLowerCase();
+        const contact = this.#contacts.get(key) ?? {
+          user: event.user,
+          name: event.user,
+          online: false,
+          lastSeen: null,
+        };
+        contact.online = event.online;
+        if (!event.online && event.at !== "") contact.lastSeen = event.at;
+        this.#contacts.set(key, contact);
+        return [];
+      }
+      case "users":
+        return this.#users(event.users);
+      case "history":
+        this.#history(event.with, event.before, event.limit, event.messages);
+        return [];
+      case "history_failed": {
+        const conversation = this.#conversation(event.with);
+        conversation.loadingOlder = false;
+        if (conversation.history === "loading") conversation.history = "loaded";
+        this.notify(
+          `Could not load messages with ${event.with}: ${event.error.message || event.error.code}`,
+          "error",
+        );
+        return [];
+      }
+      case "send_queued": {
+        const conversation = this.#conversation(event.to);
+        conversation.addPending(event.cid, this.#me ?? "", event.to, event.text, this.#now().toISOString());
+        conversation.scroll = { follow: true };
+        return [];
+      }
+      case "send_ok": {
+        const conversation = this.#conversation(event.to);
+        const entry = conversation.sendStored(event.cid, event.id, event.at);
+        if (entry !== undefined) this.#adoptOrphans(conversation);
+        return [];
+      }
+      case "send_failed":
+        this.#conversation(event.to).sendFailed(event.cid, event.error, event.retrying);
+        return [];
+      case "logged_out":
+        this.#resetToLogin("Logged out.");
+        return [];
+      case "unregistered":
+        this.#resetToLogin(`Account ${event.user} deleted.`);
+        return [];
+      case "request_failed":
+        this.notify(`${event.op} failed: ${event.error.message || event.error.code}`, "error");
+        return [];
+      case "session_replaced":
+        this.#online = false;
+        this.notify(
+          "You logged in from somewhere else, so this session was closed. /reconnect takes it back.",
+          "error",
+        );
+        return [];
+      case "shutdown":
+        this.notify("The server is shutting down; reconnecting when it is back.", "error");
+        return [];
+      case "server_error":
+        // The log-in screen's own connection timing out is not news: the next log-in reconnects.
+        if (event.error.code === "login_timeout" && this.screen === "login") return [];
+        this.notify(`Server: ${event.error.message || event.error.code}`, "error");
+        return [];
+      case "pong":
+        return [];
+      case "protocol_violation":
+        this.notify(`Ignored a frame from the server: ${event.detail}`, "error");
+        return [];
+    }
+  }
+
+  #loggedIn(user: string, resumed: boolean): Intent[] {
+    if (this.#me !== undefined && !sameUser(this.#me, user)) this.#clearChat();
+    this.#me = user;
+    this.#online = true;
+    this.#loginBusy = false;
+    this.#loginErrors = {};
+    this.#editors.password.clear();
+    this.#editors.confirm.clear();
+    if (!resumed)
+      this.notify(`Logged in as ${user}. Tab picks a conversation; /help lists commands and keys.`);
+    else this.notify("Reconnected.");
+    const intents: Intent[] = [{ kind: "load_users" }];
+    // After a reconnect, what happened meanwhile is in the history of open conversations.
+    for (const peer of this.openConversations()) {
+      const conversation = this.#conversation(peer);
+      if (conversation.history !== "loading") conversation.history = "loading";
+      intents.push({ kind: "load_history", peer, before: undefined });
+    }
+    return intents;
+  }
+
+  #authFailed(stage: "register" | "login", error: { code: string; message: string }, resumed: boolean): void {
+    this.#loginBusy = false;
+    if (resumed) {
+      if (error.code === "rate_limited" || error.code === "unavailable") {
+        this.notify("The server refused to log in again for now; retrying.", "error");
+        return;
+      }
+      this.#resetToLogin(`Please log in again: ${loginErrorText(error)}.`);
+      this.#loginErrors = { password: loginErrorText(error) };
+      return;
+    }
+    const text = loginErrorText(error);
+    switch (error.code) {
+      case "user_exists":
+      case "invalid_username":
+        this.#loginErrors = { user: text };
+        this.#field = "user";
+        break;
+      case "bad_credentials":
+      case "weak_password":
+      case "rate_limited":
+        this.#loginErrors = { password: text };
+        this.#field = "password";
+        break;
+      default:
+        this.#loginErrors = {
+          form: `${stage === "register" ? "registering" : "logging in"} failed: ${text}`,
+        };
+    }
+  }
+
+  #users(users: readonly UserEntry[]): Intent[] {
+    const seen = new Set<string>();
+    for (const entry of users) {
+      if (typeof entry?.user !== "string") continue;
+      const key = entry.user.toLowerCase();
+      seen.add(key);
+      this.#contacts.set(key, {
+        user: entry.user,
+        name: typeof entry.name === "string" ? entry.name : entry.user,
+        online: entry.online === true,
+        lastSeen: entry.lastSeen ?? null,
+      });
+      const conversation = this.#conversations.get(key);
+      if (conversation !== undefined) conversation.peer = entry.user;
+    }
+    for (const key of [...this.#contacts.keys()]) if (!seen.has(key)) this.#contacts.delete(key);
+    if (this.#prefetched) return [];
+    // Once per login: fetch recent messages with everyone (up to a bound), so that recent
+    // conversations sort first and unread messages from earlier runs are counted.
+    this.#prefetched = true;
+    const intents: Intent[] = [];
+    for (const contact of [...this.#contacts.values()].slice(0, PREFETCH_LIMIT)) {
+      const conversation = this.#conversation(contact.user);
+      if (conversation.history !== "none") continue;
+      conversation.history = "loading";
+      intents.push({ kind: "load_history", peer: contact.user, before: undefined });
+    }
+    return intents;
+  }
+
+  #history(peer: string, before: number | undefined, limit: number, messages: readonly HistoryLike[]): void {
+    const conversation = this.#conversation(peer);
+    const me = this.#me ?? "";
+    for (const message of messages) {
+      if (typeof message?.id !== "number") continue;
+      conversation.addStored(message, me);
+    }
+    this.#adoptOrphans(conversation);
+    if (messages.length < limit) conversation.reachedStart = true;
+    if (before === undefined) conversation.history = "loaded";
+    else conversation.loadingOlder = false;
+  }
+
+  #adoptOrphans(conversation: Conversation): void {
+    if (this.#orphanReceipts.size === 0) return;
+    for (const [id, status] of this.#orphanReceipts) {
+      if (conversation.setStatus(id, status)) this.#orphanReceipts.delete(id);
+    }
+  }
+
+  #resetToLogin(message: string): void {
+    this.#clearChat();
+    this.#me = undefined;
+    this.#online = false;
+    this.#loginBusy = false;
+    this.#loginErrors = {};
+    this.#editors.password.clear();
+    this.#editors.confirm.clear();
+    this.#field = this.#editors.user.isEmpty ? "user" : "password";
+    this.notify(message);
+  }
+
+  #clearChat(): void {
+    this.#contacts.clear();
+    this.#conversations.clear();
+    this.#orphanReceipts.clear();
+    this.#active = undefined;
+    this.#unregisterPrompt = undefined;
+    this.#overlay = undefined;
+    this.#prefetched = false;
+    this.#input.clear();
+  }
+
+  #conversation(peer: string): Conversation {
+    const key = peer.toLowerCase();
+    let conversation = this.#conversations.get(key);
+    if (conversation === undefined) {
+      conversation = new Conversation(this.#contacts.get(key)?.user ?? peer);
+      this.#conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+
+  /** Opens the conversation with `peer`; asks for its history the first time. */
+  select(peer: string): Intent[] {
+    const conversation = this.#conversation(peer);
+    this.#active = conversation.key;
+    conversation.scroll = { follow: true };
+    if (conversation.history === "none") {
+      conversation.history = "loading";
+      return [{ kind: "load_history", peer: conversation.peer, before: undefined }];
+    }
+    return [];
+  }
+
+  // ---- keys and mouse ----
+
+  key(key: KeyPress): Intent[] {
+    if (key.full === "C-c") return [{ kind: "quit" }];
+    return this.screen === "login" ? this.#loginKey(key) : this.#chatKey(key);
+  }
+
+  /** A mouse click at a cell: a click on a contact opens it. */
+  click(x: number, y: number): Intent[] {
+    if (this.screen !== "chat" || this.#overlay !== undefined) return [];
+    const layout = this.#chatLayout();
+    if (x >= layout.contactsWidth || y < 1 || y >= layout.bodyHeight) return [];
+    const index = y - 1 + this.#contactsTop(layout.bodyHeight - 1);
+    const contact = this.contacts()[index];
+    return contact === undefined ? [] : this.select(contact.user);
+  }
+
+  /** The mouse wheel over the conversation: three lines a notch. */
+  wheel(direction: "up" | "down"): Intent[] {
+    if (this.screen !== "chat") return [];
+    return this.#scrollBy(direction === "up" ? -3 : 3);
+  }
+
+  #chatKey(key: KeyPress): Intent[] {
+    if (this.#overlay !== undefined) return this.#overlayKey(key);
+    const editor = this.#unregisterPrompt ?? this.#input;
+    const action = lookup(CHAT_KEYS, key.full);
+    switch (action) {
+      case "quit":
+        return [{ kind: "quit" }];
+      case "redraw":
+        return [{ kind: "redraw" }];
+      case "next_conversation":
+        return this.#cycle(1);
+      case "previous_conversation":
+        return this.#cycle(-1);
+      case "page_up":
+        return this.#scrollBy(-this.#pageSize());
+      case "page_down":
+        return this.#scrollBy(this.#pageSize());
+      case "submit":
+        return this.#submit();
+      case "cancel":
+        if (this.#unregisterPrompt !== undefined) {
+          this.#unregisterPrompt = undefined;
+          this.notify("Account not deleted.");
+        }
+        return [];
+      case "history_previous":
+        if (editor === this.#input) this.#input.historyPrevious();
+        return [];
+      case "history_next":
+        if (editor === this.#input) this.#input.historyNext();
+        return [];
+      case undefined:
+        if (isTyped(key)) editor.insert(key.ch!);
+        return [];
+      default:
+        edit(editor, action);
+        return [];
+    }
+  }
+
+  #overlayKey(key: KeyPress): Intent[] {
+    const overlay = this.#overlay!;
+    switch (key.full) {
+      case "pageup":
+      case "up":
+        overlay.top = Math.max(0, overlay.top - (key.full === "up" ? 1 : this.#pageSize()));
+        return [];
+      case "pagedown":
+      case "down":
+        overlay.top = Math.min(
+          Math.max(0, overlay.lines.length - 1),
+          overlay.top + (key.full === "down" ? 1 : this.#pageSize()),
+        );
+        return [];
+      case "C-l":
+        return [{ kind: "redraw" }];
+      default:
+        // Any other key closes it: help should never trap anyone.
+        this.#overlay = undefined;
+        return [];
+    }
+  }
+
+  #submit(): Intent[] {
+    // A new line is a new subject: old news leaves the status bar.
+    this.#notice = undefined;
+    if (this.#unregisterPrompt !== undefined) {
+      const password = this.#unregisterPrompt.value;
+      this.#unregisterPrompt = undefined;
+      return password === "" ? [] : [{ kind: "unregister", password }];
+    }
+    const line = this.#input.value;
+    if (isBlank(line)) return [];
+    if (line.startsWith("/") && !line.startsWith("//")) {
+      this.#input.commit();
+      return [{ kind: "command", line: line.trim() }];
+    }
+    const text = line.startsWith("//") ? line.slice(1) : line;
+    const peer = this.activePeer;
+    if (peer === undefined) {
+      this.notify("Pick a conversation first: Tab, a click on a contact, or /msg USER TEXT.", "error");
+      return [];
+    }
+    const problem = this.checkText(text);
+    if (problem !== undefined) {
+      // The line stays in the input so it can be fixed rather than typed again.
+      this.notify(problem, "error");
+      return [];
+    }
+    this.#input.commit();
+    return [{ kind: "send", to: peer, text }];
+  }
+
+  /** Why `text` cannot be sent, in plain words; undefined when it can. */
+  checkText(text: string): string | undefined {
+    if (isBlank(text)) return "The message is empty.";
+    const length = codePointLength(text);
+    if (length > this.#maxTextChars) {
+      return `Too long: ${length} characters, the server takes at most ${this.#maxTextChars}.`;
+    }
+    if (hasInvalidCharacter(text)) return "The message holds control characters that cannot be sent.";
+    return undefined;
+  }
+
+  /** /unregister: the input line becomes a masked password prompt. */
+  startUnregisterPrompt(): void {
+    this.#unregisterPrompt = new LineEditor({ maxHistory: 0 });
+    this.notify(`Type your password and press Enter to delete the account ${this.#me ?? ""}; Esc cancels.`);
+  }
+
+  #cycle(step: number): Intent[] {
+    const contacts = this.contacts();
+    if (contacts.length === 0) return [];
+    const index = contacts.findIndex((contact) => contact.key === this.#active);
+    const next =
+      index === -1
+        ? step > 0
+          ? 0
+          : contacts.length - 1
+        : (index + step + contacts.length) % contacts.length;
+    return this.select(contacts[next]!.user);
+  }
+
+  #pageSize(): number {
+    return Math.max(1, this.#chatLayout().bodyHeight - 2);
+  }
+
+  #scrollBy(delta: number): Intent[] {
+    if (this.#active === undefined) return [];
+    const conversation = this.#conversation(this.#active);
+    const { lines, height } = this.#layoutActive();
+    const current = viewport(lines, conversation.scroll, height);
+    const top = Math.max(0, current.top + delta);
+    conversation.scroll = scrollTo(lines, top, height);
+    const after = viewport(lines, conversation.scroll, height);
+    if (delta < 0 && after.atTop && !conversation.reachedStart && !conversation.loadingOlder) {
+      if (conversation.history !== "loaded") return [];
+      conversation.loadingOlder = true;
+      return [{ kind: "load_history", peer: conversation.peer, before: conversation.oldestId }];
+    }
+    return [];
+  }
+
+  #loginKey(key: KeyPress): Intent[] {
+    const action = lookup(LOGIN_KEYS, key.full);
+    const fields = this.#fields();
+    const editor = this.#editors[this.#field];
+    switch (action) {
+      case "quit":
+        return [{ kind: "quit" }];
+      case "redraw":
+        return [{ kind: "redraw" }];
+      case "toggle_mode":
+        this.#mode = this.#mode === "login" ? "register" : "login";
+        this.#loginErrors = {};
+        if (this.#field === "confirm" && this.#mode === "login") this.#field = "password";
+        return [];
+      case "next_field":
+        this.#field = fields[(fields.indexOf(this.#field) + 1) % fields.length]!;
+        return [];
+      case "previous_field":
+        this.#field = fields[(fields.indexOf(this.#field) - 1 + fields.length) % fields.length]!;
+        return [];
+      case "submit_field": {
+        const index = fields.indexOf(this.#field);
+        if (index < fields.length - 1 && this.#editors[this.#field].value !== "" && !this.#formComplete()) {
+          this.#field = fields[index + 1]!;
+          return [];
+        }
+        return this.#submitLogin();
+      }
+      case undefined:
+        if (isTyped(key)) {
+          editor.insert(key.ch!);
+          delete this.#loginErrors[this.#field];
+        }
+        return [];
+      default:
+        edit(editor, action);
+        return [];
+    }
+  }
+
+  #fields(): LoginField[] {
+    return this.#mode === "register" ? ["user", "password", "confirm"] : ["user", "password"];
+  }
+
+  #formComplete(): boolean {
+    return this.#fields().every((field) => this.#editors[field].value !== "");
+  }
+
+  #submitLogin(): Intent[] {
+    if (this.#loginBusy) return [];
+    const user = this.#editors.user.value.trim();
+    const password = this.#editors.password.value;
+    const errors: Partial<Record<LoginField | "form", string>> = {};
+    if (user === "") errors.user = "type a user name";
+    else if (!USER_NAME.test(user)) errors.user = loginErrorText({ code: "invalid_username", message: "" });
+    if (password === "") errors.password = "type a password";
+    if (this.#mode === "register") {
+      if (password !== "" && [...password].length < 8) {
+        errors.password = loginErrorText({ code: "weak_password", message: "" });
+      } else if (this.#editors.confirm.value !== password) {
+        errors.confirm = "the two passwords differ";
+      }
+    }
+    this.#loginErrors = errors;
+    const first = this.#fields().find((field) => errors[field] !== undefined);
+    if (first !== undefined) {
+      this.#field = first;
+      return [];
+    }
+    this.#loginBusy = true;
+    return [{ kind: this.#mode, user, password }];
+  }
+
+  // ---- the frame ----
+
+  #chatLayout(): { contactsWidth: number; bodyHeight: number; conversationWidth: number } {
+    const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(this.#cols * 0.22)));
+    const noticeLines = noticeRows(this.#statusText(), this.#identity(), this.#notice, this.#cols).length;
+    const bodyHeight = Math.max(1, this.#rows - 2 - noticeLines);
+    return { contactsWidth, bodyHeight, conversationWidth: Math.max(1, this.#cols - contactsWidth - 1) };
+  }
+
+  #layoutActive(): { lines: LayoutLine[]; height: number } {
+    const layout = this.#chatLayout();
+    const height = Math.max(1, layout.bodyHeight - 1); // the first row is the conversation's header
+    if (this.#active === undefined) return { lines: [], height };
+    const lines = layoutConversation(this.#conversation(this.#active), {
+      me: this.#me ?? "",
+      width: layout.conversationWidth,
+      time: this.#time,
+      maxTextChars: this.#maxTextChars,
+    });
+    return { lines, height };
+  }
+
+  #contactsTop(visibleRows: number): number {
+    const contacts = this.contacts();
+    const index = contacts.findIndex((contact) => contact.key === this.#active);
+    if (index < visibleRows) return 0;
+    return Math.min(index - visibleRows + 1, Math.max(0, contacts.length - visibleRows));
+  }
+
+  /**
+   * Builds the frame to paint. Painting counts as showing: messages from the peer that are
+   * on screen become read here, so the contact list in the same frame shows the right count.
+   */
+  frame(): Frame {
+    if (this.screen === "login") return renderLogin(this.#loginView());
+    const { lines, height } = this.#layoutActive();
+    this.#lastLines = lines;
+    this.#lastViewport = undefined;
+    if (this.#active !== undefined) {
+      const conversation = this.#conversation(this.#active);
+      const view = viewport(lines, conversation.scroll, height);
+      this.#lastViewport = view;
+      if (this.#overlay === undefined) {
+        let newest = 0;
+        for (let i = view.top; i < view.end; i++) newest = Math.max(newest, lines[i]!.incomingId ?? 0);
+        if (newest > 0) conversation.markReadUpTo(newest);
+      }
+    }
+    return renderChat(this.#chatView());
+  }
+
+  /**
+   * The `read` the server should hear about: the newest message from the peer that has
+   * been on screen in the open conversation. The session skips repeats.
+   */
+  readMarker(): { peer: string; upTo: number } | undefined {
+    if (this.#active === undefined || this.#lastViewport === undefined || !this.#online) return undefined;
+    const conversation = this.#conversation(this.#active);
+    let newest = 0;
+    for (let i = this.#lastViewport.top; i < this.#lastViewport.end; i++) {
+      newest = Math.max(newest, this.#lastLines[i]?.incomingId ?? 0);
+    }
+    return newest > 0 ? { peer: conversation.peer, upTo: newest } : undefined;
+  }
+
+  #chatView(): ChatView {
+    const layout = this.#chatLayout();
+    const contacts = this.contacts();
+    const active = this.#active === undefined ? undefined : this.#conversation(this.#active);
+    const contact = active === undefined ? undefined : this.#contacts.get(active.key);
+    const editor = this.#unregisterPrompt ?? this.#input;
+    return {
+      cols: this.#cols,
+      rows: this.#rows,
+      contactsWidth: layout.contactsWidth,
+      contacts,
+      contactsTop: this.#contactsTop(layout.bodyHeight - 1),
+      activeKey: this.#active,
+      header:
+        active === undefined
+          ? undefined
+          : {
+              peer: active.peer,
+              online: contact?.online ?? false,
+              lastSeen:
+                contact?.lastSeen === null || contact?.lastSeen === undefined
+                  ? undefined
+                  : this.#time.since(contact.lastSeen, this.#now()),
+              exists: contact !== undefined,
+            },
+      lines: this.#lastLines,
+      viewport: this.#lastViewport,
+      status: this.#statusText(),
+      identity: this.#identity(),
+      notice: this.#notice,
+      prompt:
+        this.#unregisterPrompt !== undefined
+          ? "password: "
+          : active === undefined
+            ? "> "
+            : `${active.peer}> `,
+      editor,
+      masked: this.#unregisterPrompt !== undefined,
+      overlay: this.#overlay,
+    };
+  }
+
+  #loginView(): LoginView {
+    return {
+      cols: this.#cols,
+      rows: this.#rows,
+      mode: this.#mode,
+      fields: this.#fields(),
+      focused: this.#field,
+      editors: this.#editors,
+      errors: this.#loginErrors,
+      busy: this.#loginBusy,
+      server: `${this.#options.host}:${this.#options.port}`,
+      status: this.#statusText(),
+      notice: this.#notice,
+    };
+  }
+
+  #identity(): string {
+    return `${this.#me ?? ""}@${this.#options.host}:${this.#options.port}`;
+  }
+
+  #statusText(): { text: string; good: boolean } {
+    const link = this.#link;
+    switch (link.state) {
+      case "connecting":
+        return { text: "connecting…", good: false };
+      case "waiting":
+        return {
+          text: `offline, retrying in ${Math.max(1, Math.round(link.retryInMs / 1000))} s (${link.reason})`,
+          good: false,
+        };
+      case "held":
+        return { text: link.reason, good: false };
+      case "open":
+        if (this.#me === undefined) return { text: "connected", good: true };
+        return this.#online ? { text: "online", good: true } : { text: "logging in…", good: false };
+    }
+  }
+
+  get server(): string {
+    return `${this.#options.host}:${this.#options.port}${this.#serverName === "" ? "" : ` (${this.#serverName})`}`;
+  }
+}
+
+type HistoryLike = { id: number; from: string; to: string; text: string; at: string; status?: MessageStatus };
+
+const RANKS: Record<MessageStatus, number> = { sent: 1, delivered: 2, read: 3, undeliverable: 4, expired: 4 };
+
+function rank(status: MessageStatus): number {
+  return RANKS[status];
+}
+
+function isTyped(key: KeyPress): boolean {
+  const ch = key.ch;
+  if (ch === undefined || ch === "") return false;
+  if (key.full.startsWith("C-") || key.full.startsWith("M-")) return false;
+  return !/\p{Cc}/u.test(ch);
+}
+
+function edit(editor: LineEditor, action: string): void {
+  switch (action) {
+    case "cursor_left":
+      editor.left();
+      break;
+    case "cursor_right":
+      editor.right();
+      break;
+    case "word_left":
+      editor.wordLeft();
+      break;
+    case "word_right":
+      editor.wordRight();
+      break;
+    case "line_start":
+      editor.home();
+      break;
+    case "line_end":
+      editor.end();
+      break;
+    case "delete_back":
+      editor.backspace();
+      break;
+    case "delete_forward":
+      editor.deleteForward();
+      break;
+    case "delete_word_back":
+      editor.deleteWordBack();
+      break;
+    case "delete_to_start":
+      editor.deleteToStart();
+      break;
+    case "delete_to_end":
+      editor.deleteToEnd();
+      break;
+  }
+}
+
+/** The server's log-in and registration errors in plain words, short enough to sit beside a field. */
+export function loginErrorText(error: { code: string; message: string }): string {
+  switch (error.code) {
+    case "bad_credentials":
+      return "wrong user name or password";
+    case "user_exists":
+      return "that name is taken; pick another";
+    case "weak_password":
+      return "too weak: use 8 characters or more";
+    case "invalid_username":
+      return "use 1-32 of A-Z a-z 0-9 _ . -";
+    case "rate_limited":
+      return "too many tries; wait a minute";
+    case "unavailable":
+      return "the server cannot store data now";
+    default:
+      return error.message !== "" ? error.message : error.code;
+  }
+}
