@@ -189,6 +189,25 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     min: 0,
     help: "longest orderly shutdown",
   },
+  "tls-cert": {
+    key: "tlsCert",
+    kind: "string",
+    help: "PEM certificate (chain) file; with --tls-key, speak TLS",
+  },
+  "tls-key": { key: "tlsKey", kind: "string", help: "PEM private key file for --tls-cert" },
+  "max-connections": { key: "maxConnections", kind: "integer", min: 1, help: "connections open at once" },
+  "max-connections-per-address": {
+    key: "maxConnectionsPerAddress",
+    kind: "integer",
+    min: 1,
+    help: "connections open at once from one client address",
+  },
+  "login-timeout-ms": {
+    key: "loginTimeoutMs",
+    kind: "integer",
+    min: 100,
+    help: "close a connection not logged in this long after connecting",
+  },
 };
 
 export class UsageError extends Error {}

@@ -5,6 +5,9 @@ export interface ClientConfig {
   readonly host: string;
   readonly port: number;
   readonly user: string | undefined;
+  /** Speak TLS; `ca` (a PEM file) is trusted besides the system's certificates. */
+  readonly tls: boolean;
+  readonly ca: string | undefined;
 }
 
 export type ParsedArgs =
@@ -15,13 +18,16 @@ export type ParsedArgs =
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 7878;
 
-export const USAGE = `Usage: parley [--host HOST] [--port PORT] [--user USER]
+export const USAGE = `Usage: parley [--host HOST] [--port PORT] [--user USER] [--tls] [--ca FILE]
 
 The Parley terminal chat client.
 
   --host HOST   server address (default ${DEFAULT_HOST}, or $PARLEY_HOST)
   --port PORT   server port (default ${DEFAULT_PORT}, or $PARLEY_PORT)
   --user USER   user name to fill in on the log-in screen (or $PARLEY_USER)
+  --tls         connect with TLS (or $PARLEY_TLS=1)
+  --ca FILE     trust this PEM certificate, e.g. a self-signed server's; implies --tls
+                (or $PARLEY_CA)
   --help        show this text
 
 Inside: Tab switches conversation, Enter sends, /help lists commands and keys.`;
@@ -34,13 +40,19 @@ export function parseArgs(
   let portText = env.PARLEY_PORT || String(DEFAULT_PORT);
   let portSource = env.PARLEY_PORT ? "PARLEY_PORT" : "--port";
   let user = env.PARLEY_USER || undefined;
+  let useTls = env.PARLEY_TLS === "1" || env.PARLEY_TLS === "true";
+  let ca = env.PARLEY_CA || undefined;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--help" || arg === "-h") return { kind: "help" };
+    if (arg === "--tls") {
+      useTls = true;
+      continue;
+    }
     const eq = arg.indexOf("=");
     const name = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
-    if (name !== "--host" && name !== "--port" && name !== "--user") {
+    if (name !== "--host" && name !== "--port" && name !== "--user" && name !== "--ca") {
       return { kind: "error", message: `parley: unknown option ${JSON.stringify(arg)} (try --help)` };
     }
     let value: string | undefined;
@@ -50,6 +62,7 @@ export function parseArgs(
       return { kind: "error", message: `parley: ${name} needs a value` };
     if (name === "--host") host = value;
     else if (name === "--user") user = value;
+    else if (name === "--ca") ca = value;
     else {
       portText = value;
       portSource = "--port";
@@ -62,5 +75,5 @@ export function parseArgs(
       message: `parley: ${portSource} must be a port number from 1 to 65535, not ${JSON.stringify(portText)}`,
     };
   }
-  return { kind: "run", config: { host, port: Number(portText), user } };
+  return { kind: "run", config: { host, port: Number(portText), user, tls: useTls || ca !== undefined, ca } };
 }

@@ -5,6 +5,7 @@
 // the acknowledgements and the writes happen together once the current batch is done.
 
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { ClientConfig } from "./args.js";
 import { parseArgs, USAGE } from "./args.js";
 import { type CommandContext, runCommand } from "./commands.js";
@@ -32,7 +33,7 @@ class App {
   #quitWarned = false;
   #closed = false;
 
-  constructor(config: ClientConfig) {
+  constructor(config: ClientConfig, trustedCa: Buffer | undefined) {
     this.#session = new Session({ cidPrefix: randomBytes(6).toString("base64url"), clientName: CLIENT_NAME });
     this.#view = new ViewModel({ host: config.host, port: config.port, user: config.user });
     this.#screen = new Screen({
@@ -55,7 +56,7 @@ class App {
     });
     this.#view.resize(this.#screen.cols, this.#screen.rows);
     this.#network = new Network(
-      { host: config.host, port: config.port },
+      { host: config.host, port: config.port, ...(config.tls ? { tls: { ca: trustedCa } } : {}) },
       {
         connecting: () => {
           this.#view.setLink({ state: "connecting" });
@@ -281,7 +282,16 @@ function main(): void {
     process.stderr.write(`${parsed.message}\n`);
     process.exit(2);
   }
-  const app = new App(parsed.config);
+  let trustedCa: Buffer | undefined;
+  if (parsed.config.ca !== undefined) {
+    try {
+      trustedCa = readFileSync(parsed.config.ca);
+    } catch (error) {
+      process.stderr.write(`parley: cannot read --ca ${parsed.config.ca}: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const app = new App(parsed.config, trustedCa);
   const fail = (error: unknown): void => {
     app.close();
     process.stderr.write(

@@ -3,11 +3,14 @@
 // the client that touches `net`; what a lost connection means is the session's business.
 
 import net from "node:net";
+import tls from "node:tls";
 import { type DecodedItem, FrameDecoder } from "../server/protocol/frame-decoder.js";
 
 export interface NetworkOptions {
   readonly host: string;
   readonly port: number;
+  /** Connect with TLS, trusting `ca` (PEM) besides the system's certificates when given. */
+  readonly tls?: { readonly ca: Buffer | undefined };
   /** The first retry waits about this long; each failure doubles it, up to `maxBackoffMs`. */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -140,7 +143,18 @@ export class Network {
     if (this.#stopped || this.#socket !== undefined) return;
     this.#listener.connecting();
     const decoder = new FrameDecoder(this.#options.maxFrameBytes);
-    const socket = net.connect({ host: this.#options.host, port: this.#options.port });
+    const { host, port } = this.#options;
+    const secure = this.#options.tls;
+    const socket =
+      secure === undefined
+        ? net.connect({ host, port })
+        : tls.connect({
+            host,
+            port,
+            ...(secure.ca === undefined ? {} : { ca: secure.ca }),
+            // SNI takes a name, never an address.
+            ...(net.isIP(host) === 0 ? { servername: host } : {}),
+          });
     this.#socket = socket;
     this.#closeReason = undefined;
     let failure: string | undefined;
@@ -151,7 +165,8 @@ export class Network {
         socket.destroy();
       }
     });
-    socket.on("connect", () => {
+    // Over TLS the connection is usable only once the handshake is done.
+    socket.on(secure === undefined ? "connect" : "secureConnect", () => {
       socket.setTimeout(0);
       socket.setKeepAlive(true, 30_000);
       this.#listener.opened();

@@ -85,7 +85,7 @@ describe("tui command line (unit)", () => {
   it("defaults to 127.0.0.1:7878", () => {
     expect(parseArgs([], {})).to.deep.equal({
       kind: "run",
-      config: { host: "127.0.0.1", port: DEFAULT_PORT, user: undefined },
+      config: { host: "127.0.0.1", port: DEFAULT_PORT, user: undefined, tls: false, ca: undefined },
     });
   });
 
@@ -93,12 +93,27 @@ describe("tui command line (unit)", () => {
     const env = { PARLEY_HOST: "chat.example", PARLEY_PORT: "9000", PARLEY_USER: "alice" };
     expect(parseArgs([], env)).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9000, user: "alice" },
+      config: { host: "chat.example", port: 9000, user: "alice", tls: false, ca: undefined },
     });
     expect(parseArgs(["--port", "9100", "--user=bob"], env)).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9100, user: "bob" },
+      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined },
     });
+  });
+
+  it("takes --tls, and --ca (which implies TLS) from flags or PARLEY_TLS / PARLEY_CA", () => {
+    expect(parseArgs(["--tls"], {})).to.deep.include({ kind: "run" });
+    expect((parseArgs(["--tls"], {}) as { config: object }).config).to.include({ tls: true, ca: undefined });
+    expect((parseArgs(["--ca", "/etc/cert.pem"], {}) as { config: object }).config).to.include({
+      tls: true,
+      ca: "/etc/cert.pem",
+    });
+    expect((parseArgs([], { PARLEY_TLS: "1" }) as { config: object }).config).to.include({ tls: true });
+    expect((parseArgs([], { PARLEY_CA: "/x.pem" }) as { config: object }).config).to.include({
+      tls: true,
+      ca: "/x.pem",
+    });
+    expect(parseArgs(["--ca"], {}).kind).to.equal("error");
   });
 
   it("answers --help, and refuses bad flags with one line", () => {

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { makeSelfSignedCertificate } from "../helpers/self-signed.js";
 import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -39,7 +40,7 @@ class Terminals {
     });
   }
 
-  start(name: string, port: number, user: string): void {
+  start(name: string, port: number, user: string, extraArgs: readonly string[] = []): void {
     this.tmux(
       "new-session",
       "-d",
@@ -57,6 +58,7 @@ class Terminals {
       String(port),
       "--user",
       user,
+      ...extraArgs,
     );
   }
 
@@ -134,8 +136,9 @@ describe("tui end to end, two TUIs in tmux (e2e)", function () {
   let port: number;
   let dbPath: string;
 
-  before(async function () {
-    if (!tmuxAvailable() || !fs.existsSync(TUI_MAIN)) this.skip();
+  before(async () => {
+    // Never skipped: CI installs tmux, and a missing one must fail loudly.
+    if (!tmuxAvailable()) throw new Error("tmux is not installed: apt-get install tmux");
     temp = makeTempDir("parley-tui-e2e-");
     dbPath = path.join(temp.dir, "parley.db");
     server = await spawnServer(dbPath);
@@ -228,5 +231,40 @@ describe("tui end to end, two TUIs in tmux (e2e)", function () {
     );
     const aliceScreen = terminals.screen("alice");
     expect(aliceScreen.match(/Hello Bob 👋/gu), "history reload adds no duplicate").to.have.length(1);
+  });
+});
+
+describe("tui over TLS, in tmux (e2e)", function () {
+  this.timeout(60_000);
+  let terminals: Terminals;
+  let temp: { dir: string; remove(): void };
+  let server: ServerProcess | undefined;
+
+  after(async () => {
+    terminals?.kill();
+    if (server !== undefined) await server.stop();
+    temp?.remove();
+  });
+
+  it("registers and talks to a TLS server whose self-signed certificate it is given with --ca", async () => {
+    temp = makeTempDir("parley-tui-tls-");
+    const certificate = makeSelfSignedCertificate(temp.dir);
+    server = await spawnServer(path.join(temp.dir, "parley.db"), [
+      "--tls-cert",
+      certificate.certFile,
+      "--tls-key",
+      certificate.keyFile,
+    ]);
+    terminals = new Terminals();
+    terminals.start("carol", server.port, "carol", ["--ca", certificate.certFile]);
+    await terminals.waitForText("carol", "Password");
+    terminals.keys("carol", "C-r");
+    await terminals.waitForText("carol", "Again");
+    terminals.type("carol", PASSWORD);
+    terminals.keys("carol", "Enter");
+    terminals.type("carol", PASSWORD);
+    terminals.keys("carol", "Enter");
+    const screen = await terminals.waitForText("carol", "carol (you)");
+    expect(statusLine(screen)).to.include("online");
   });
 });

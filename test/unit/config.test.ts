@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DEFAULTS, parseCommandLine, UsageError, usage } from "../../server/config.js";
+import { DEFAULTS, FLAGS, parseCommandLine, UsageError, usage } from "../../server/config.js";
 
 describe("command line and environment (unit)", () => {
   it("uses the documented defaults", () => {
@@ -33,6 +33,17 @@ describe("command line and environment (unit)", () => {
       expect(() => parseCommandLine(argv, {})).to.throw(UsageError, fragment);
     });
   }
+
+  it("takes TLS files only together", () => {
+    const parsed = parseCommandLine(["--tls-cert", "c.pem", "--tls-key", "k.pem"], {});
+    expect(parsed).to.deep.include({ help: false });
+    expect(() => parseCommandLine(["--tls-cert", "c.pem"], {})).to.throw(UsageError, "go together");
+  });
+
+  it("has a flag and a variable for every setting", () => {
+    const keys = new Set(Object.values(FLAGS).map((flag) => flag.key));
+    expect([...keys].sort()).to.deep.equal(Object.keys(DEFAULTS).sort());
+  });
 
   it("documents every flag with its variable in --help", () => {
     const text = usage();
