@@ -8,8 +8,9 @@ import type { LoginThrottle } from "../login-throttle.js";
 import type { PasswordChecker } from "../passwords.js";
 import type { Args } from "../protocol/arguments.js";
 import type { Limits } from "../protocol/messages.js";
+import { ProtocolError } from "../protocol/protocol-error.js";
 import type { RateLimiter } from "../rate-limiter.js";
-import type { Store } from "../store/store.js";
+import type { Store, UserRecord } from "../store/store.js";
 
 export interface ClientConnection extends SessionConnection {
   readonly remoteAddress: string;
@@ -51,6 +52,14 @@ export interface Command {
    */
   readonly pipelined: boolean;
   run(context: CommandContext, args: Args): Promise<CommandResult>;
+}
+
+/** The live account named `name`, or no_such_user. */
+export async function existingUser(services: Services, name: string): Promise<UserRecord> {
+  const record = await services.store.findUser(name);
+  if (record === undefined)
+    throw new ProtocolError("no_such_user", `there is no user "${name.slice(0, 32)}"`);
+  return record;
 }
 
 /** The logged-in user; the dispatcher has checked there is one. */

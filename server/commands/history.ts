@@ -1,6 +1,6 @@
 import { optionalIntegerArg, stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
-import { type Command, currentUser } from "./command.js";
+import { type Command, currentUser, existingUser } from "./command.js";
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 200;
@@ -16,9 +16,7 @@ export const history: Command = {
     const limit = optionalIntegerArg(args, "limit") ?? DEFAULT_LIMIT;
     if (limit < 1 || limit > MAX_LIMIT)
       throw new ProtocolError("bad_argument", `"limit" must be 1 to ${MAX_LIMIT}`);
-    const other = await services.store.findUser(withName);
-    if (other === undefined)
-      throw new ProtocolError("no_such_user", `there is no user "${withName.slice(0, 32)}"`);
+    const other = await existingUser(services, withName);
     const messages = await services.store.history(user.id, other.id, before, limit);
     return { messages };
   },

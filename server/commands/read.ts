@@ -1,6 +1,5 @@
 import { integerArg, stringArg } from "../protocol/arguments.js";
-import { ProtocolError } from "../protocol/protocol-error.js";
-import { type Command, currentUser } from "./command.js";
+import { type Command, currentUser, existingUser } from "./command.js";
 
 export const read: Command = {
   needsLogin: true,
@@ -10,9 +9,7 @@ export const read: Command = {
     const reader = currentUser(context);
     const withName = stringArg(args, "with");
     const upTo = integerArg(args, "upTo");
-    const other = await services.store.findUser(withName);
-    if (other === undefined)
-      throw new ProtocolError("no_such_user", `there is no user "${withName.slice(0, 32)}"`);
+    const other = await existingUser(services, withName);
     const notified = await services.store.markRead(reader.id, other.id, upTo, services.now().toISOString());
     services.sessions.wake(notified.userIds);
     return {};

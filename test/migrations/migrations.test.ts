@@ -13,6 +13,7 @@ import { migrations } from "../../migrations/index.js";
 import { openStore, SchemaError } from "../../server/store/open-store.js";
 import { createMigrator, migrateToLatest } from "../../server/store/sqlite/migrate.js";
 import type { Store } from "../../server/store/store.js";
+import { rejection } from "../helpers/rejection.js";
 
 const NAMES = Object.keys(migrations).sort();
 const APP_TABLES = ["inbox_events", "messages", "users"];
@@ -30,15 +31,6 @@ function applied(db: Database.Database): string[] {
 
 function digest(file: string): string {
   return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return expect.fail("expected the call to reject");
 }
 
 /** Proves a store works end to end: an account, a message released, read from the inbox. */

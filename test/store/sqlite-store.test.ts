@@ -12,6 +12,7 @@ import { openSqliteStore, openStore, SchemaError } from "../../server/store/open
 import type { SqliteStore } from "../../server/store/sqlite/sqlite-store.js";
 import { WriteQueue } from "../../server/store/sqlite/write-queue.js";
 import { StoreError, type UserRecord } from "../../server/store/store.js";
+import { rejection } from "../helpers/rejection.js";
 import { describeStoreContract } from "./store-contract.js";
 
 function makeTempDir(): string {
@@ -20,15 +21,6 @@ function makeTempDir(): string {
 
 function at(seconds: number): string {
   return new Date(Date.UTC(2026, 10, 24, 10, 0, 0) + seconds * 1000).toISOString();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return expect.fail("expected the call to reject");
 }
 
 async function expectStoreError(promise: Promise<unknown>, code: StoreError["code"]): Promise<void> {

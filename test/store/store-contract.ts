@@ -5,6 +5,7 @@
 import { expect } from "chai";
 import type { InboxEvent, ReceiptEvent } from "../../server/protocol/messages.js";
 import { type Store, StoreError, type StoreErrorCode, type UserRecord } from "../../server/store/store.js";
+import { rejection } from "../helpers/rejection.js";
 
 export interface StoreFixture {
   readonly store: Store;
@@ -25,15 +26,6 @@ function at(seconds: number): string {
 
 function sorted(ids: readonly number[]): number[] {
   return [...ids].sort((a, b) => a - b);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return expect.fail("expected the call to reject");
 }
 
 async function expectStoreError(promise: Promise<unknown>, code: StoreErrorCode): Promise<void> {
