@@ -125,6 +125,11 @@ export class Connection {
 
   /** The single write path. Frames written in one tick leave in one system call. */
   send(frame: ServerFrame): void {
+    this.sendEncoded(encodeFrame(frame));
+  }
+
+  /** The same write path for frames already encoded (one broadcast, encoded once). */
+  sendEncoded(lines: string): void {
     if (this.#state === "closed" || this.#socket.destroyed) return;
     if (!this.#corked) {
       this.#corked = true;
@@ -134,7 +139,7 @@ export class Connection {
         this.#socket.uncork();
       });
     }
-    this.#socket.write(encodeFrame(frame));
+    this.#socket.write(lines);
     const buffered = this.#socket.writableLength;
     if (buffered > this.#settings.maxBufferedBytes) {
       this.#dropSlowReader(`output buffer over ${this.#settings.maxBufferedBytes} bytes`);

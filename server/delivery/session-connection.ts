@@ -8,6 +8,8 @@ export interface SessionConnection {
   /** False while the connection's output is backed up. */
   readonly canPush: boolean;
   send(frame: ServerFrame): void;
+  /** Writes lines already encoded as frames: a broadcast encodes once for everyone. */
+  sendEncoded(lines: string): void;
   onWritable(listener: () => void): void;
   close(reason: string, lastEvent?: ServerEvent): void;
 }

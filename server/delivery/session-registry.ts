@@ -1,6 +1,7 @@
 // Who is logged in where: one active session per user, its inbox pusher, presence.
 
 import type { Logger } from "../logger.js";
+import { encodeFrame } from "../protocol/frame-encoder.js";
 import type { PresenceEvent } from "../protocol/messages.js";
 import type { Store } from "../store/store.js";
 import { InboxPusher } from "./inbox-pusher.js";
@@ -23,6 +24,7 @@ export class SessionRegistry {
   readonly #log: Logger;
   readonly #byUser = new Map<number, ActiveSession>();
   readonly #now: () => Date;
+  readonly #pendingPresence: Array<{ readonly userId: number; readonly line: string }> = [];
 
   constructor(store: Store, maxInFlight: number, log: Logger, now: () => Date) {
     this.#store = store;
@@ -99,10 +101,26 @@ export class SessionRegistry {
     return this.#byUser.values();
   }
 
+  // Presence goes to every other logged-in user, so a burst of log-ins costs O(n²) frames.
+  // The changes of one event-loop turn are encoded once and written to each session in one
+  // write; a user's own change is left out of their copy.
   #broadcastPresence(user: SessionUser, online: boolean, at: string): void {
     const event: PresenceEvent = { ev: "presence", user: user.name, online, at };
+    this.#pendingPresence.push({ userId: user.id, line: encodeFrame(event) });
+    if (this.#pendingPresence.length === 1) setImmediate(() => this.#flushPresence());
+  }
+
+  #flushPresence(): void {
+    const changes = this.#pendingPresence.splice(0);
+    const all = changes.map((change) => change.line).join("");
+    const changed = new Set(changes.map((change) => change.userId));
     for (const session of this.#byUser.values()) {
-      if (session.user.id !== user.id) session.connection.send(event);
+      if (!changed.has(session.user.id)) {
+        session.connection.sendEncoded(all);
+        continue;
+      }
+      const others = changes.filter((change) => change.userId !== session.user.id);
+      if (others.length > 0) session.connection.sendEncoded(others.map((change) => change.line).join(""));
     }
   }
 }

@@ -138,6 +138,25 @@ describe("protocol (integration)", () => {
       expect(users.find((u: { user: string }) => u.user === "bob")).to.include({ online: false });
     });
 
+    it("tells everyone of a burst of log-ins once per user, and nobody of themselves", async () => {
+      const observer = await login("observer");
+      const names = ["u1", "u2", "u3", "u4", "u5", "u6"];
+      const burst = await Promise.all(names.map((name) => login(name)));
+      const seen: string[] = [];
+      while (seen.length < names.length) {
+        seen.push((await observer.expectEvent((e) => e.ev === "presence" && e.online === true)).user);
+      }
+      expect(seen.sort()).to.deep.equal(names);
+      for (const [index, client] of burst.entries()) {
+        await client.roundtrip();
+        expect(client.received.filter((f) => f.ev === "presence" && f.user === names[index])).to.deep.equal(
+          [],
+        );
+      }
+      await observer.roundtrip();
+      expect(observer.events.filter((e) => e.ev === "presence")).to.deep.equal([]);
+    });
+
     it("unregisters with the password only; the name can be registered again", async () => {
       const alice = await login("alice");
       expect((await alice.request("unregister", { password: "wrong password" })).error.code).to.equal(
