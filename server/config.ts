@@ -106,7 +106,7 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     key: "maxTextChars",
     kind: "integer",
     min: 1,
-    max: 1_000_000,
+    max: 65_536,
     help: "longest message text, in code points",
   },
   "max-frame-bytes": {

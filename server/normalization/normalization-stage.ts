@@ -6,7 +6,7 @@
 
 import type { Logger } from "../logger.js";
 import type { NormalizedMessage, Notified, Store } from "../store/store.js";
-import type { TextNormalizer } from "./text-normalizer.js";
+import { type TextNormalizer, TextRefusedError } from "./text-normalizer.js";
 
 export interface NormalizationSettings {
   readonly batchSize: number;
@@ -90,6 +90,16 @@ export class NormalizationStage {
         if (texts.length !== batch.length)
           throw new Error(`asked for ${batch.length} texts, got ${texts.length}`);
       } catch (error) {
+        if (error instanceof TextRefusedError && batch[error.index] !== undefined) {
+          // Retrying would refuse it forever and hold up every message behind it.
+          try {
+            await this.#hold(batch[error.index]!.id, error.message);
+          } catch (storeError) {
+            this.#scheduleRetry("store", storeError);
+            return;
+          }
+          continue;
+        }
         this.#scheduleRetry("normalizer", error);
         return;
       }
@@ -102,9 +112,7 @@ export class NormalizationStage {
           if (typeof text === "string" && text !== "") {
             released.push({ id: message.id, text });
           } else {
-            // Never deliver raw text: keep the message out of every inbox and say so.
-            this.#log.error("normalizer returned no text; message held", { id: message.id });
-            await this.#store.holdMessage(message.id, at);
+            await this.#hold(message.id, "the normalizer returned no text");
           }
         }
         this.#onReleased(await this.#store.releaseMessages(released, at));
@@ -113,6 +121,12 @@ export class NormalizationStage {
         return;
       }
     }
+  }
+
+  /** Keeps a message out of every inbox for good, and says so: never deliver raw text. */
+  async #hold(id: number, why: string): Promise<void> {
+    this.#log.error("message held: it cannot be normalized", { id, why });
+    await this.#store.holdMessage(id, this.#now().toISOString());
   }
 
   #scheduleRetry(what: "store" | "normalizer", error: unknown): void {

@@ -14,7 +14,8 @@ import { normalizerDefaults } from "../../normalizer/defaults.js";
 import { decodeResponse } from "../../normalizer/soap-message.js";
 import { SERVICE_NAME, SOAP11_PORT } from "../../normalizer/wsdl.js";
 import { escapeXml, findIllegalXmlChar } from "../../normalizer/xml-writer.js";
-import type { TextNormalizer } from "./text-normalizer.js";
+import { codePointLength } from "../protocol/text-rules.js";
+import { type TextNormalizer, TextRefusedError } from "./text-normalizer.js";
 
 export interface SoapNormalizerOptions {
   /** The longest wait for the WSDL or for one NormalizeBatch answer. */
@@ -71,8 +72,15 @@ export class SoapNormalizer implements TextNormalizer {
       const illegal = findIllegalXmlChar(text);
       if (illegal !== undefined) {
         const codePoint = illegal.toString(16).toUpperCase().padStart(4, "0");
-        throw new Error(
+        throw new TextRefusedError(
+          index,
           `text ${index + 1} holds U+${codePoint}, which XML 1.0 cannot carry to the normalizer`,
+        );
+      }
+      if (codePointLength(text) > normalizerDefaults.maxTextChars) {
+        throw new TextRefusedError(
+          index,
+          `text ${index + 1} is longer than the normalizer's ${normalizerDefaults.maxTextChars} characters`,
         );
       }
       return escapeXml(text);

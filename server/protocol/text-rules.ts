@@ -1,10 +1,11 @@
 // The rules a message text must pass before it is stored. They live with the protocol
 // because clients check the same rules before sending.
 
-// Characters XML 1.0 cannot carry to the normalizer, or that would drive a terminal.
-// Lone surrogates are caught separately: a regex with the u flag cannot name them in a class.
+// Characters XML 1.0 cannot carry to the normalizer (C0 controls but tab, LF and CR; U+FFFE and
+// U+FFFF), or that would drive a terminal (DEL and the C1 controls but NEL). Lone surrogates
+// are caught separately: a regex with the u flag cannot name them in a class.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F]/u;
+const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u0084\u0086-\u009F\uFFFE\uFFFF]/u;
 const ONLY_WHITESPACE = /^\p{White_Space}*$/u;
 
 export function hasInvalidCharacter(text: string): boolean {

@@ -4,6 +4,7 @@
 
 import path from "node:path";
 import { expect } from "chai";
+import { openStore } from "../../server/store/open-store.js";
 import {
   type NormalizerProcess,
   type ServerProcess,
@@ -12,6 +13,7 @@ import {
 } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
+import { startTestServer } from "../helpers/test-server.js";
 
 const OUTAGE_LINE = (line: Record<string, unknown>) =>
   line.level === "warn" && String(line.msg).startsWith("normalizer unavailable");
@@ -92,5 +94,42 @@ describe("normalizer outage (integration, child processes)", () => {
     const messages = await bob.collectMessages(texts.length, { timeoutMs: RECOVERY_TIMEOUT_MS });
     expect(messages.map((m) => m.id)).to.deep.equal(ids);
     expect(messages.map((m) => m.text)).to.deep.equal(normalized);
+  });
+});
+
+describe("a text the normalizer can never take (integration)", () => {
+  it("is held, logged, and does not hold up the messages behind it", async () => {
+    const temp = makeTempDir();
+    let server = await startTestServer({}, { dir: temp.dir });
+    const alice = await loggedIn(server.port, "alice");
+    const bob = await loggedIn(server.port, "bob");
+    alice.destroy();
+    bob.destroy();
+    await server.stop();
+
+    // Stored by an older server that let U+FFFE through: XML cannot carry it to the normalizer.
+    const store = await openStore({ path: path.join(temp.dir, "parley.db") });
+    const aliceRecord = (await store.findUser("alice"))!;
+    const at = new Date().toISOString();
+    const send = (cid: string, text: string) =>
+      store.enqueueMessage({ senderId: aliceRecord.id, to: "bob", cid, text, at, maxPending: 100 });
+    const stuck = await send("stuck", "not \ufffe carried");
+    const fine = await send("fine", "  carried   fine ");
+    await store.close();
+
+    server = await startTestServer({}, { dir: temp.dir });
+    try {
+      const again = await loggedIn(server.port, "bob");
+      const message = await again.expectEvent((e) => e.ev === "message");
+      expect(message).to.deep.include({ id: fine.id, text: "carried fine" });
+      const held = await server.waitForLog("message held: it cannot be normalized");
+      expect(held.id).to.equal(stuck.id);
+      const { messages } = await again.ok("history", { with: "alice" });
+      expect(messages.map((m: { id: number }) => m.id)).to.deep.equal([fine.id]);
+      again.destroy();
+    } finally {
+      await server.stop();
+      temp.remove();
+    }
   });
 });

@@ -9,7 +9,7 @@ describe("text rules (unit)", () => {
   });
 
   it("refuses exactly the characters the protocol names", () => {
-    const forbidden = [0x00, 0x08, 0x0b, 0x0c, 0x0e, 0x1f, 0x7f, 0x84, 0x86, 0x9f];
+    const forbidden = [0x00, 0x08, 0x0b, 0x0c, 0x0e, 0x1f, 0x7f, 0x84, 0x86, 0x9f, 0xfffe, 0xffff];
     for (const code of forbidden)
       expect(hasInvalidCharacter(`a${String.fromCharCode(code)}b`), code.toString(16)).to.equal(true);
     for (const allowed of ["\t", "\n", "\r", "\u0085", "\u00a0", "é", "😀", "\ufeff"]) {

@@ -1,0 +1,488 @@
+// The server as a child process, killed with SIGKILL at random moments twenty times while four
+// senders pipeline messages to recipients who are online or mostly offline. Senders resend
+// every unanswered send with the same cid after each restart; everyone drops redelivered seqs.
+// At the end every acknowledged send must have reached its recipient once, in per-sender
+// order, every delivered receipt must match a message its recipient acknowledged, and the
+// database must pass SQLite's integrity check.
+
+import path from "node:path";
+import Database from "better-sqlite3";
+import { expect } from "chai";
+import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+import { type Frame, PASSWORD, TestClient } from "../helpers/test-client.js";
+
+const KILLS = 20;
+const SENDERS = ["s0", "s1", "s2", "s3"];
+const ONLINE_RECIPIENTS = ["r0", "r1"];
+/** Log in only now and then during the kills (with this chance per server life), and at the end. */
+const OFFLINE_RECIPIENTS = ["r2", "r3"];
+const OFFLINE_LOGIN_CHANCE = 0.3;
+const SENDS_PER_SENDER = 5000;
+/** Sends a sender keeps unanswered on the wire. */
+const SEND_WINDOW = 16;
+/** The chaos: how long after every sender is logged in the server is killed, at most. */
+const MAX_CHAOS_DELAY_MS = 600;
+const LIFE_START_DEADLINE_MS = 20_000;
+const DRAIN_DEADLINE_MS = 60_000;
+const RESPONSE_TIMEOUT_MS = 30_000;
+/** Longer than any wait here; a connection's reader stops when it closes, not on this. */
+const EVENT_TIMEOUT_MS = 300_000;
+
+/** mulberry32: a small seeded PRNG, so a failing run's choices can be replayed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Wakes whoever waits for a condition on the test's state; waits with a deadline, never polls. */
+class Progress {
+  readonly #waiters = new Set<() => void>();
+
+  changed(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  async until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.#waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.#waiters.add(wake);
+      });
+    }
+  }
+}
+
+interface Life {
+  readonly number: number;
+  readonly port: number;
+  /** The last life: nobody is killed any more, everyone logs in and drains. */
+  readonly final: boolean;
+}
+
+/** The server's successive lives, for the actors to follow. */
+class Lives {
+  #current: Life | undefined;
+  #over = false;
+  readonly #progress: Progress;
+
+  constructor(progress: Progress) {
+    this.#progress = progress;
+  }
+
+  begin(life: Life): void {
+    this.#current = life;
+    this.#progress.changed();
+  }
+
+  finish(): void {
+    this.#over = true;
+    this.#progress.changed();
+  }
+
+  /** The first life after `after`, or undefined once the test is over. */
+  async next(after: number): Promise<Life | undefined> {
+    await this.#progress.until(
+      () => this.#over || (this.#current !== undefined && this.#current.number > after),
+      EVENT_TIMEOUT_MS,
+      () => `no server life after ${after}`,
+    );
+    return this.#over ? undefined : this.#current;
+  }
+}
+
+interface PendingSend {
+  readonly n: number;
+  readonly cid: string;
+  readonly to: string;
+  readonly text: string;
+  attempts: number;
+}
+
+interface Actor {
+  readonly user: string;
+  /** The highest inbox seq handled: anything at or below it is a redelivery. */
+  lastSeq: number;
+  redelivered: number;
+  /** The last server life in which this actor logged in. */
+  loggedInLife: number;
+}
+
+interface Sender extends Actor {
+  readonly random: () => number;
+  nextN: number;
+  readonly unanswered: Map<number, PendingSend>;
+  /** n → { id, to } of every send answered ok. */
+  readonly acknowledged: Map<number, { id: number; to: string }>;
+  fired: number;
+  /** Sends on the wire, not yet answered. */
+  inFlight: number;
+  resent: number;
+  answeredDuplicate: number;
+  /** id → recipient of each `delivered` receipt. */
+  readonly delivered: Map<number, string>;
+}
+
+interface Recipient extends Actor {
+  readonly random: () => number;
+  readonly online: boolean;
+  /** Every message handled, in the order handled. */
+  readonly messages: Array<{ id: number; from: string; n: number; seq: number }>;
+  readonly ids: Set<number>;
+}
+
+const TEXT = /^(s\d+) #(\d+)$/;
+
+describe("SIGKILL at random moments (integration, child process)", () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  let server: ServerProcess | undefined;
+  let lives: Lives | undefined;
+  const clients = new Set<TestClient>();
+
+  beforeEach(() => {
+    temp = makeTempDir("parley-crash-");
+  });
+  afterEach(async () => {
+    // Ends the actors' loops, should the test have failed half way.
+    lives?.finish();
+    lives = undefined;
+    for (const client of clients) client.destroy();
+    clients.clear();
+    if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null)
+      await server.stop("SIGKILL");
+    server = undefined;
+    temp.remove();
+  });
+
+  it("loses, duplicates and reorders nothing acknowledged across 20 kills, and the database stays intact", async function () {
+    this.timeout(150_000);
+    const seed = Number(process.env.PARLEY_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`crash loop: seed ${seed} (PARLEY_CRASH_SEED=${seed} replays its choices)`);
+    const chaos = prng(seed);
+    const dbPath = path.join(temp.dir, "parley.db");
+    const progress = new Progress();
+    const world = new Lives(progress);
+    lives = world;
+    const violations: string[] = [];
+    const started = Date.now();
+
+    const senders: Sender[] = SENDERS.map((user, index) => ({
+      user,
+      random: prng(seed + 1000 + index),
+      lastSeq: 0,
+      redelivered: 0,
+      loggedInLife: -1,
+      nextN: 0,
+      unanswered: new Map(),
+      acknowledged: new Map(),
+      fired: 0,
+      inFlight: 0,
+      resent: 0,
+      answeredDuplicate: 0,
+      delivered: new Map(),
+    }));
+    const recipients: Recipient[] = [...ONLINE_RECIPIENTS, ...OFFLINE_RECIPIENTS].map((user, index) => ({
+      user,
+      random: prng(seed + 2000 + index),
+      online: ONLINE_RECIPIENTS.includes(user),
+      lastSeq: 0,
+      redelivered: 0,
+      loggedInLife: -1,
+      messages: [],
+      ids: new Set(),
+    }));
+    const recipientNamed = new Map(recipients.map((recipient) => [recipient.user, recipient]));
+    const senderNamed = new Map(senders.map((sender) => [sender.user, sender]));
+
+    /** Connects and logs in for this life; undefined when the server died first. */
+    const logIn = async (actor: Actor, life: Life): Promise<TestClient | undefined> => {
+      let client: TestClient;
+      try {
+        client = await TestClient.connect(life.port);
+      } catch {
+        return undefined;
+      }
+      clients.add(client);
+      void client.closed.then(() => clients.delete(client));
+      try {
+        await client.ok("login", { user: actor.user, password: PASSWORD });
+      } catch (error) {
+        if (!client.isClosed) throw error;
+        return undefined;
+      }
+      actor.loggedInLife = life.number;
+      progress.changed();
+      return client;
+    };
+
+    /** Handles inbox events until the connection closes: drops redelivered seqs, acks the rest. */
+    const readInbox = async (
+      client: TestClient,
+      actor: Actor,
+      handle: (event: Frame) => void,
+    ): Promise<void> => {
+      let connectionSeq = 0;
+      for (;;) {
+        let event: Frame;
+        try {
+          event = await client.expectEvent((e) => e.ev === "message" || e.ev === "receipt", EVENT_TIMEOUT_MS);
+        } catch {
+          return;
+        }
+        if (event.seq <= connectionSeq)
+          violations.push(`${actor.user}: seq ${event.seq} after ${connectionSeq} on one connection`);
+        connectionSeq = event.seq;
+        if (event.seq <= actor.lastSeq) {
+          actor.redelivered++;
+        } else {
+          actor.lastSeq = event.seq;
+          handle(event);
+        }
+        client.ack(event.seq);
+        progress.changed();
+      }
+    };
+
+    const handleMessage = (recipient: Recipient, event: Frame): void => {
+      const match = TEXT.exec(event.text);
+      if (event.to !== recipient.user || match === null || match[1] !== event.from) {
+        violations.push(`${recipient.user} got a message it cannot read: ${JSON.stringify(event)}`);
+        return;
+      }
+      if (recipient.ids.has(event.id))
+        violations.push(`${recipient.user} got id ${event.id} again with a new seq ${event.seq}`);
+      recipient.ids.add(event.id);
+      recipient.messages.push({ id: event.id, from: event.from, n: Number(match[2]), seq: event.seq });
+    };
+
+    const handleReceipt = (sender: Sender, event: Frame): void => {
+      if (event.status !== "delivered") {
+        violations.push(`${sender.user} got an unexpected receipt ${JSON.stringify(event)}`);
+        return;
+      }
+      if (sender.delivered.has(event.id))
+        violations.push(`${sender.user} got a second delivered receipt for id ${event.id}`);
+      sender.delivered.set(event.id, event.to);
+    };
+
+    /** New sends this sender may make by the end of `life`: spread over the lives, all by the last. */
+    const budget = (life: Life): number =>
+      life.final ? SENDS_PER_SENDER : Math.ceil(((life.number + 1) * SENDS_PER_SENDER) / (KILLS + 1));
+
+    const sendAll = async (client: TestClient, sender: Sender, life: Life): Promise<void> => {
+      // Unanswered sends first, in their original order and with their original cid.
+      const queue = [...sender.unanswered.values()].sort((a, b) => a.n - b.n);
+      const responses: Array<Promise<void>> = [];
+      let freed: (() => void) | undefined;
+      for (;;) {
+        while (sender.inFlight >= SEND_WINDOW && !client.isClosed)
+          await new Promise<void>((resolve) => {
+            freed = resolve;
+          });
+        if (client.isClosed) break;
+        let send = queue.shift();
+        if (send === undefined) {
+          if (sender.nextN >= budget(life)) break;
+          const n = sender.nextN++;
+          const all = [...ONLINE_RECIPIENTS, ...OFFLINE_RECIPIENTS];
+          const to = all[Math.floor(sender.random() * all.length)]!;
+          // The spaces are there for the normalizer to remove.
+          send = { n, cid: `${sender.user}-${n}`, to, text: `  ${sender.user}   #${n} `, attempts: 0 };
+          sender.unanswered.set(n, send);
+        }
+        const pending = send;
+        if (pending.attempts > 0) sender.resent++;
+        pending.attempts++;
+        sender.fired++;
+        sender.inFlight++;
+        const rid = client.fire("send", { to: pending.to, text: pending.text, cid: pending.cid });
+        responses.push(
+          client
+            .waitForResponse(rid, RESPONSE_TIMEOUT_MS)
+            .then(
+              (response) => {
+                if (response.ok !== true) {
+                  violations.push(`${sender.user} #${pending.n} refused: ${JSON.stringify(response)}`);
+                  return;
+                }
+                const earlier = sender.acknowledged.get(pending.n);
+                if (earlier !== undefined && earlier.id !== response.id)
+                  violations.push(`${pending.cid} answered id ${response.id} after ${earlier.id}`);
+                if (response.duplicate === true) {
+                  sender.answeredDuplicate++;
+                  if (pending.attempts === 1)
+                    violations.push(`${pending.cid} was new, yet answered duplicate`);
+                }
+                sender.acknowledged.set(pending.n, { id: response.id, to: pending.to });
+                sender.unanswered.delete(pending.n);
+              },
+              () => {
+                // Closed before the answer: it stays unanswered and is resent in the next life.
+              },
+            )
+            .finally(() => {
+              sender.inFlight--;
+              freed?.();
+              progress.changed();
+            }),
+        );
+      }
+      await Promise.all(responses);
+    };
+
+    const runSender = async (sender: Sender): Promise<void> => {
+      for (let after = -1; ; ) {
+        const life = await world.next(after);
+        if (life === undefined) return;
+        after = life.number;
+        const client = await logIn(sender, life);
+        if (client === undefined) continue;
+        const inbox = readInbox(client, sender, (event) => handleReceipt(sender, event));
+        await sendAll(client, sender, life);
+        await client.closed;
+        await inbox;
+      }
+    };
+
+    const runRecipient = async (recipient: Recipient): Promise<void> => {
+      for (let after = -1; ; ) {
+        const life = await world.next(after);
+        if (life === undefined) return;
+        after = life.number;
+        if (!recipient.online && !life.final && recipient.random() >= OFFLINE_LOGIN_CHANCE) continue;
+        const client = await logIn(recipient, life);
+        if (client === undefined) continue;
+        await readInbox(client, recipient, (event) => handleMessage(recipient, event));
+      }
+    };
+
+    // Accounts first, on a server that is then killed like every other.
+    server = await spawnServer(dbPath);
+    const setup = await TestClient.connect(server.port);
+    clients.add(setup);
+    for (const actor of [...senders, ...recipients])
+      await setup.ok("register", { user: actor.user, password: PASSWORD });
+    setup.destroy();
+
+    const actors = [...senders.map(runSender), ...recipients.map(runRecipient)];
+    let kills = 0;
+    let killsMidSend = 0;
+    const chaosDelays: number[] = [];
+    for (let lifeNumber = 0; lifeNumber < KILLS; lifeNumber++) {
+      if (lifeNumber > 0) server = await spawnServer(dbPath);
+      world.begin({ number: lifeNumber, port: server.port, final: false });
+      await progress.until(
+        () => senders.every((sender) => sender.loggedInLife === lifeNumber),
+        LIFE_START_DEADLINE_MS,
+        () => `senders not logged in for life ${lifeNumber}`,
+      );
+      // The one deliberate sleep: it waits for nothing, it picks the random moment of the kill.
+      const chaosDelayMs = Math.floor(chaos() * MAX_CHAOS_DELAY_MS);
+      chaosDelays.push(chaosDelayMs);
+      await new Promise((resolve) => setTimeout(resolve, chaosDelayMs));
+      if (senders.some((sender) => sender.inFlight > 0)) killsMidSend++;
+      expect(await server.stop("SIGKILL")).to.equal("SIGKILL");
+      kills++;
+    }
+
+    // The last life: everyone logs in; wait until every acknowledged send and its receipt arrived.
+    server = await spawnServer(dbPath);
+    world.begin({ number: KILLS, port: server.port, final: true });
+    const missing = () => {
+      const unsent = senders.reduce((sum, s) => sum + (SENDS_PER_SENDER - s.acknowledged.size), 0);
+      let undelivered = 0;
+      let noReceipt = 0;
+      for (const sender of senders) {
+        for (const { id, to } of sender.acknowledged.values()) {
+          if (!recipientNamed.get(to)!.ids.has(id)) undelivered++;
+          if (!sender.delivered.has(id)) noReceipt++;
+        }
+      }
+      return { unsent, undelivered, noReceipt };
+    };
+    await progress.until(
+      () => {
+        const left = missing();
+        return left.unsent === 0 && left.undelivered === 0 && left.noReceipt === 0;
+      },
+      DRAIN_DEADLINE_MS,
+      () => `still missing after the last restart: ${JSON.stringify(missing())}; ${violations.slice(0, 3)}`,
+    );
+    world.finish();
+    expect(await server.stop("SIGTERM")).to.equal(0);
+    await Promise.all(actors);
+
+    const deliveries = recipients.reduce((sum, r) => sum + r.messages.length, 0);
+    const receipts = senders.reduce((sum, s) => sum + s.delivered.size, 0);
+    const dropped = [...senders, ...recipients].reduce((sum, a) => sum + a.redelivered, 0);
+    const acknowledged = senders.reduce((sum, s) => sum + s.acknowledged.size, 0);
+    console.log(
+      `crash loop: seed ${seed}, kills ${kills} (${killsMidSend} with sends on the wire), sends acknowledged ${acknowledged} ` +
+        `(fired ${senders.reduce((sum, s) => sum + s.fired, 0)}, resent ${senders.reduce((sum, s) => sum + s.resent, 0)}, ` +
+        `answered duplicate ${senders.reduce((sum, s) => sum + s.answeredDuplicate, 0)}), deliveries ${deliveries}, ` +
+        `redelivered seqs dropped ${dropped}, delivered receipts ${receipts}, ` +
+        `chaos delays ${Math.min(...chaosDelays)}-${Math.max(...chaosDelays)} ms, ${Date.now() - started} ms`,
+    );
+
+    expect(violations.slice(0, 10), `${violations.length} violations`).to.deep.equal([]);
+    for (const sender of senders) {
+      // A sender's sends are stored in the order sent, so their ids grow with n.
+      const ids = [...sender.acknowledged.entries()].sort(([a], [b]) => a - b).map(([, { id }]) => id);
+      expect(ids, `${sender.user}'s ids in send order`).to.deep.equal([...ids].sort((a, b) => a - b));
+      expect(new Set(ids).size, `${sender.user}'s ids are distinct`).to.equal(ids.length);
+    }
+    for (const recipient of recipients) {
+      for (const message of recipient.messages) {
+        // Nothing arrives that was not sent: every delivered id is the id some send was answered with.
+        const sent = senderNamed.get(message.from)!.acknowledged.get(message.n);
+        expect(sent, `${recipient.user} got ${JSON.stringify(message)}`).to.deep.equal({
+          id: message.id,
+          to: recipient.user,
+        });
+      }
+      for (const sender of senders) {
+        const fromSender = recipient.messages.filter((message) => message.from === sender.user);
+        const ns = fromSender.map((message) => message.n);
+        expect(ns, `${sender.user} → ${recipient.user} in send order`).to.deep.equal(
+          [...ns].sort((a, b) => a - b),
+        );
+        const ids = fromSender.map((message) => message.id);
+        expect(ids, `${sender.user} → ${recipient.user} ids grow`).to.deep.equal(
+          [...ids].sort((a, b) => a - b),
+        );
+      }
+    }
+    for (const sender of senders) {
+      for (const [id, to] of sender.delivered) {
+        // A delivered receipt answers a message its recipient handled (and so acknowledged).
+        expect(recipientNamed.get(to)?.ids.has(id), `${sender.user}'s receipt for ${id} to ${to}`).to.equal(
+          true,
+        );
+        expect([...sender.acknowledged.values()].some((sent) => sent.id === id && sent.to === to)).to.equal(
+          true,
+        );
+      }
+    }
+
+    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    try {
+      expect(db.pragma("integrity_check")).to.deep.equal([{ integrity_check: "ok" }]);
+    } finally {
+      db.close();
+    }
+  });
+});
