@@ -1,0 +1,146 @@
+// What every scenario gets: its sizes (full or --quick), a temporary folder, the machine
+// limits measured so far, and a way to add rows and notes.
+
+import fs from "node:fs";
+import path from "node:path";
+import { type Bound, makeRow, type Row, type Target } from "./report.js";
+import { type ParleyServerProcess, profilesIn, type ServerOptions, startServer } from "./server-runner.js";
+
+/** Why connections close in a run that goes as planned. */
+const EXPECTED_CLOSE_REASONS = new Set(["peer closed", "socket closed", "shutdown", "shutdown deadline"]);
+
+export interface Sizes {
+  readonly live: { pairs: number; messages: number; window: number; textBytes: number };
+  readonly latency: { pairs: number; totalRate: number; seconds: number; textBytes: number };
+  readonly backlog: { messages: number; window: number; textBytes: number };
+  readonly connections: {
+    count: number;
+    processes: number;
+    loginConcurrency: number;
+    defaultCostSample: number;
+  };
+  readonly normalizer: {
+    calls: number;
+    batchCalls: number;
+    batchTexts: number;
+    concurrency: number;
+    textBytes: number;
+  };
+  readonly limits: { seconds: number; echoLines: number; idleSockets: number; httpRequests: number };
+  readonly restart: { messages: number; users: number; runs: number };
+  /** Each scenario's deadline. */
+  readonly deadlineMs: number;
+}
+
+export const FULL: Sizes = {
+  live: { pairs: 50, messages: 2000, window: 64, textBytes: 100 },
+  latency: { pairs: 50, totalRate: 5000, seconds: 10, textBytes: 100 },
+  backlog: { messages: 100_000, window: 256, textBytes: 100 },
+  connections: { count: 10_000, processes: 2, loginConcurrency: 64, defaultCostSample: 16 },
+  normalizer: { calls: 20_000, batchCalls: 400, batchTexts: 256, concurrency: 8, textBytes: 100 },
+  limits: { seconds: 2, echoLines: 1_000_000, idleSockets: 10_000, httpRequests: 20_000 },
+  restart: { messages: 1_000_000, users: 1000, runs: 3 },
+  deadlineMs: 20 * 60_000,
+};
+
+export const QUICK: Sizes = {
+  live: { pairs: 5, messages: 200, window: 64, textBytes: 100 },
+  latency: { pairs: 5, totalRate: 500, seconds: 2, textBytes: 100 },
+  backlog: { messages: 5000, window: 256, textBytes: 100 },
+  connections: { count: 300, processes: 2, loginConcurrency: 32, defaultCostSample: 4 },
+  normalizer: { calls: 1000, batchCalls: 20, batchTexts: 256, concurrency: 8, textBytes: 100 },
+  limits: { seconds: 0.4, echoLines: 50_000, idleSockets: 300, httpRequests: 1000 },
+  restart: { messages: 20_000, users: 100, runs: 3 },
+  deadlineMs: 90_000,
+};
+
+/** The machine limits of the limits scenario, filled in when it has run. */
+export interface Limits {
+  fsyncCommitsPerSec?: number;
+  batchedRowsPerSec?: number;
+  echoLinesPerSec?: number;
+  httpEchoPerSec?: number;
+  httpBatchEchoPerSec?: number;
+  scryptFastPerSec?: number;
+  scryptDefaultPerSec?: number;
+  idleSocketBytes?: number;
+  nodeStartMs?: number;
+  nodeIdleRssBytes?: number;
+}
+
+export class BenchContext {
+  readonly rows: Row[] = [];
+  readonly notes: string[] = [];
+  readonly profiles: Array<{ scenario: string; file: string }> = [];
+  readonly limits: Limits = {};
+  #servers = 0;
+
+  constructor(
+    readonly sizes: Sizes,
+    readonly quick: boolean,
+    readonly tempDir: string,
+    readonly generators: number,
+    /** Where server CPU profiles go; undefined: no profiling. */
+    readonly profileDir: string | undefined,
+  ) {}
+
+  /** A fresh folder for one scenario's files. */
+  folder(name: string): string {
+    const dir = path.join(this.tempDir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  row(
+    scenario: string,
+    figure: string,
+    value: number,
+    unit: string,
+    options: { bound?: Bound | undefined; target?: Target; note?: string } = {},
+  ): void {
+    this.rows.push(makeRow(scenario, figure, value, unit, options));
+    if (options.note !== undefined) this.note(`${scenario}, ${figure}: ${options.note}`);
+  }
+
+  note(text: string): void {
+    this.notes.push(text);
+  }
+
+  /** A bound from a limit, or undefined when the limits scenario has not run. */
+  bound(label: string, value: number | undefined, unit: string): Bound | undefined {
+    return value === undefined ? undefined : { label, value, unit };
+  }
+
+  /**
+   * Runs `body` with the server started on a fresh database in the scenario's folder, and
+   * always stops it (SIGTERM, so a CPU profile is written when profiling).
+   */
+  async withServer<T>(
+    scenario: string,
+    options: Omit<ServerOptions, "dbPath" | "cpuProfileDir"> & { profile?: boolean; dbPath?: string },
+    body: (server: ParleyServerProcess) => Promise<T>,
+  ): Promise<T> {
+    const index = ++this.#servers;
+    const dbPath = options.dbPath ?? path.join(this.folder(`${scenario}-${index}`), "parley.db");
+    const profileDir =
+      this.profileDir !== undefined && options.profile !== false
+        ? path.join(this.profileDir, `${scenario}-${index}`)
+        : undefined;
+    const server = await startServer({ dbPath, args: options.args ?? [], cpuProfileDir: profileDir });
+    try {
+      return await body(server);
+    } finally {
+      const code = await server.stop();
+      if (code !== 0) this.note(`${scenario}: the server exited with ${code} on SIGTERM`);
+      for (const line of server.problems) this.note(`${scenario}: the server logged ${line}`);
+      const unusual = [...server.closeReasons].filter(([reason]) => !EXPECTED_CLOSE_REASONS.has(reason));
+      if (unusual.length > 0) {
+        const list = unusual.map(([reason, count]) => `${count} × ${reason}`).join(", ");
+        this.note(`${scenario}: the server closed connections: ${list}`);
+      }
+      if (profileDir !== undefined) {
+        for (const file of profilesIn(profileDir)) this.profiles.push({ scenario, file });
+      }
+    }
+  }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env node
+// `npm run bench`: Parley's throughput, latency and memory beside this machine's limits.
+// Starts the built server as its own process on fresh databases in a temporary folder, drives
+// it over loopback with the real protocol from load-generator processes, and prints a table.
+//
+//   node dist/test/bench/bench.js [--quick] [--scenario NAME[,NAME…]] [--json FILE]
+//                                 [--cpu-prof] [--profile-dir DIR] [--generators N] [--tmp DIR] [--keep]
+
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { BenchContext, FULL, QUICK } from "./bench-context.js";
+import { killAll } from "./processes.js";
+import { formatSummary, summarizeProfile } from "./profile-summary.js";
+import { formatMachine, formatTable, type MachineInfo, type Report } from "./report.js";
+import { backlogScenario } from "./scenarios/backlog.js";
+import { connectionsScenario } from "./scenarios/connections.js";
+import { limitsScenario } from "./scenarios/limits.js";
+import { latencyScenario, liveScenario } from "./scenarios/live.js";
+import { normalizerScenario } from "./scenarios/normalizer.js";
+import { restartScenario } from "./scenarios/restart.js";
+import { SERVER_MAIN } from "./server-runner.js";
+
+/** In run order: limits first, so that every other figure can be read against them. */
+const SCENARIOS: ReadonlyArray<readonly [string, (ctx: BenchContext) => Promise<void>]> = [
+  ["limits", limitsScenario],
+  ["live", liveScenario],
+  ["latency", latencyScenario],
+  ["backlog", backlogScenario],
+  ["connections", connectionsScenario],
+  ["normalizer", normalizerScenario],
+  ["restart", restartScenario],
+];
+const PROFILED_TOP = 25;
+
+const USAGE = `Usage: node dist/test/bench/bench.js [options]
+
+  --quick               every scenario small (the whole run in under a minute)
+  --scenario NAMES      run only these (comma-separated): ${SCENARIOS.map(([name]) => name).join(", ")}
+                        (without "limits", the "bounded by" column stays empty)
+  --json FILE           also write the results as JSON
+  --cpu-prof            profile the server (node --cpu-prof) and summarise each profile
+  --profile-dir DIR     where the profiles go (default: a new folder under the temp folder)
+  --generators N        load-generator processes for live and latency (default: 1 on 2 cores or fewer, else 2)
+  --tmp DIR             where the temporary databases go (default: the system's temp folder)
+  --keep                keep the temporary folder
+  --help                this text
+`;
+
+function machineInfo(tempDir: string): MachineInfo {
+  const stat = fs.statfsSync(tempDir);
+  let openFileLimit = "unknown";
+  try {
+    openFileLimit = execFileSync("bash", ["-c", "ulimit -Sn; ulimit -Hn"], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .join(" soft / ")
+      .concat(" hard");
+  } catch {}
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.availableParallelism(),
+    memoryBytes: os.totalmem(),
+    node: process.version,
+    kernel: os.release(),
+    tempDir,
+    diskFreeBytes: stat.bavail * stat.bsize,
+    openFileLimit,
+  };
+}
+
+async function withDeadline(ms: number, body: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`deadline of ${ms / 1000} s passed`)), ms);
+  });
+  try {
+    await Promise.race([body, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean" },
+      scenario: { type: "string" },
+      json: { type: "string" },
+      "cpu-prof": { type: "boolean" },
+      "profile-dir": { type: "string" },
+      generators: { type: "string" },
+      tmp: { type: "string" },
+      keep: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!fs.existsSync(SERVER_MAIN)) {
+    process.stderr.write(`bench: ${SERVER_MAIN} is missing; build first (npm run build)\n`);
+    return 2;
+  }
+  const known = new Set(SCENARIOS.map(([name]) => name));
+  const wanted =
+    values.scenario === undefined ? [...known] : values.scenario.split(",").map((name) => name.trim());
+  const unknown = wanted.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown scenario ${unknown.join(", ")}; one of ${[...known].join(", ")}\n`);
+    return 2;
+  }
+  const cores = os.availableParallelism();
+  const generators = values.generators === undefined ? (cores <= 2 ? 1 : 2) : Number(values.generators);
+  if (!Number.isInteger(generators) || generators < 1) {
+    process.stderr.write("bench: --generators must be a positive whole number\n");
+    return 2;
+  }
+
+  const quick = values.quick === true;
+  const tempRoot = values.tmp ?? os.tmpdir();
+  fs.mkdirSync(tempRoot, { recursive: true });
+  const tempDir = fs.mkdtempSync(path.join(tempRoot, "parley-bench-"));
+  const profileDir = values["cpu-prof"]
+    ? path.resolve(values["profile-dir"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "parley-bench-profiles-")))
+    : undefined;
+  const sizes = quick ? QUICK : FULL;
+  const ctx = new BenchContext(sizes, quick, tempDir, generators, profileDir);
+  const machine = machineInfo(tempDir);
+  const startedAt = new Date();
+  process.stdout.write(`${formatMachine(machine)}\n`);
+  process.stdout.write(`${quick ? "quick" : "full"} run: ${wanted.join(", ")}; temp folder ${tempDir}\n`);
+
+  ctx.note(
+    `the server and the load generators (${generators} process(es) for live/latency, ${sizes.connections.processes} for connections) share this machine's ${cores} cores`,
+  );
+  ctx.note(
+    "the server runs with its defaults (embedded normalizer, WAL + synchronous=FULL, log level info: its 'listening' line is at info) plus --send-rate 0 " +
+      "(the per-user rate limit is not what is measured), --max-pending for the backlog, and --scrypt-cost 1024 for the connections storm",
+  );
+  ctx.note(
+    "the connections scenario spreads its clients over source addresses 127.1x.y.z, 100 per address, " +
+      "because the server limits connections per address (a policy, not what is measured)",
+  );
+  ctx.note(
+    "clients ack once per chunk of input with the highest seq seen (cumulative upTo): every event is acknowledged",
+  );
+  ctx.note(
+    "ratio = value / bound: for a rate, the share of the machine's ceiling; for a time or a size, how many times the floor",
+  );
+
+  const failures: Array<{ scenario: string; error: string }> = [];
+  for (const [name, run] of SCENARIOS) {
+    if (!wanted.includes(name)) continue;
+    const started = performance.now();
+    process.stderr.write(`bench: ${name}…\n`);
+    try {
+      await withDeadline(sizes.deadlineMs, run(ctx));
+      process.stderr.write(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push({ scenario: name, error: message });
+      process.stderr.write(`bench: ${name} FAILED: ${message}\n`);
+      // Whatever the scenario left running goes now, so the next one starts clean.
+      killAll();
+    }
+  }
+
+  const report: Report = {
+    startedAt: startedAt.toISOString(),
+    quick,
+    machine,
+    notes: ctx.notes,
+    rows: ctx.rows,
+    failures,
+    profiles: ctx.profiles,
+  };
+  process.stdout.write(
+    `\n${formatTable(ctx.rows)}\n\nnotes:\n${ctx.notes.map((note) => `- ${note}`).join("\n")}\n`,
+  );
+  process.stdout.write(`\ntotal ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s\n`);
+  for (const failure of failures) process.stdout.write(`FAILED ${failure.scenario}: ${failure.error}\n`);
+  if (values.json !== undefined) fs.writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+
+  for (const profile of ctx.profiles) {
+    process.stdout.write(`\nserver CPU profile, ${profile.scenario}:\n`);
+    process.stdout.write(`${formatSummary(summarizeProfile(profile.file, PROFILED_TOP))}\n`);
+  }
+  if (values.keep) process.stdout.write(`kept ${tempDir}\n`);
+  else fs.rmSync(tempDir, { recursive: true, force: true });
+  return failures.length === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();
