@@ -50,15 +50,13 @@ async function main(): Promise<void> {
     await store.close();
     return fail(`cannot serve on ${settings.host}:${settings.port}: ${error.message}`, EXIT_FAILURE);
   });
-  log.info("listening", {
-    host: server.host,
-    port: server.port,
-    db: settings.dbPath,
-    normalizer: normalizer.embedded ? "embedded" : normalizer.url,
-  });
-
+  // Before the "listening" line: a supervisor may send SIGTERM the moment it reads it.
+  let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     log.info("signal received", { signal });
+    // A second signal (an impatient supervisor) must not cut the orderly shutdown short.
+    if (stopping) return;
+    stopping = true;
     // If anything hangs past the deadline, leave anyway: every acknowledged write is committed.
     setTimeout(() => process.exit(EXIT_FAILURE), settings.shutdownTimeoutMs + 2000).unref();
     await server.stop();
@@ -67,8 +65,14 @@ async function main(): Promise<void> {
     log.info("stopped");
     process.exitCode = 0;
   };
-  process.once("SIGTERM", (signal) => void shutdown(signal));
-  process.once("SIGINT", (signal) => void shutdown(signal));
+  process.on("SIGTERM", (signal) => void shutdown(signal));
+  process.on("SIGINT", (signal) => void shutdown(signal));
+  log.info("listening", {
+    host: server.host,
+    port: server.port,
+    db: settings.dbPath,
+    normalizer: normalizer.embedded ? "embedded" : normalizer.url,
+  });
 }
 
 void main();
