@@ -11,9 +11,7 @@ export const ack: Command = {
     const session = services.sessions.get(user.id);
     if (session === undefined) return undefined;
     const effective = session.pusher.acknowledged(upTo);
-    if (effective <= 0) return undefined;
-    const notified = await services.store.acknowledge(user.id, effective, services.now().toISOString());
-    services.sessions.wake(notified.userIds);
+    if (effective > 0) await session.acks.record(effective);
     return undefined;
   },
 };

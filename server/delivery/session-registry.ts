@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 import type { PresenceEvent } from "../protocol/messages.js";
 import type { Store } from "../store/store.js";
+import { AckRecorder } from "./ack-recorder.js";
 import { InboxPusher } from "./inbox-pusher.js";
 import type { SessionConnection } from "./session-connection.js";
 
@@ -16,6 +17,7 @@ export interface ActiveSession {
   readonly user: SessionUser;
   readonly connection: SessionConnection;
   readonly pusher: InboxPusher;
+  readonly acks: AckRecorder;
 }
 
 export class SessionRegistry {
@@ -56,6 +58,7 @@ export class SessionRegistry {
       user,
       connection,
       pusher: new InboxPusher(this.#store, user.id, connection, this.#maxInFlight),
+      acks: new AckRecorder(this.#store, user.id, (notified) => this.wake(notified.userIds), this.#now),
     };
     this.#byUser.set(user.id, session);
     if (previous !== undefined) {

@@ -15,7 +15,7 @@ export interface NormalizationSettings {
 }
 
 export const NORMALIZATION_DEFAULTS: NormalizationSettings = {
-  batchSize: 256,
+  batchSize: 1000,
   retryMinMs: 100,
   retryMaxMs: 5000,
 };
