@@ -3,7 +3,9 @@
 
 import type { Migration } from "kysely";
 import * as initial from "./2026_11_25_001_initial.js";
+import * as lighterIndexes from "./2026_11_25_002_lighter_indexes.js";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_25_001_initial": initial,
+  "2026_11_25_002_lighter_indexes": lighterIndexes,
 };

@@ -126,7 +126,8 @@ export class NormalizationStage {
   /** Keeps a message out of every inbox for good, and says so: never deliver raw text. */
   async #hold(id: number, why: string): Promise<void> {
     this.#log.error("message held: it cannot be normalized", { id, why });
-    await this.#store.holdMessage(id, this.#now().toISOString());
+    // Its sender gets an undeliverable receipt.
+    this.#onReleased(await this.#store.holdMessage(id, this.#now().toISOString()));
   }
 
   #scheduleRetry(what: "store" | "normalizer", error: unknown): void {

@@ -99,7 +99,11 @@ export interface Store {
    */
   enqueueMessage(input: NewMessage): Promise<EnqueuedMessage>;
 
-  /** Stored messages still waiting for normalization, oldest first. */
+  /**
+   * Stored messages still waiting for normalization, oldest first. Cheap only when the caller
+   * settles (releases or holds) the oldest ones it was given before asking again, as the
+   * normalization stage does.
+   */
   unnormalizedMessages(limit: number): Promise<UnnormalizedMessage[]>;
 
   /**
@@ -109,8 +113,13 @@ export interface Store {
    */
   releaseMessages(items: readonly NormalizedMessage[], at: string): Promise<Notified>;
 
-  /** Takes a message out of normalization for good (the normalizer gave no usable text). */
-  holdMessage(id: number, at: string): Promise<void>;
+  /**
+   * Takes a message out of normalization for good (the normalizer gave no usable text), and
+   * ends it: it stops counting towards its recipient's waiting messages, is never delivered
+   * nor expired, and its sender (when the account is live) gets an `undeliverable` receipt.
+   * A message no longer pending is left as it is.
+   */
+  holdMessage(id: number, at: string): Promise<Notified>;
 
   /** Inbox events with seq > afterSeq, in seq order, at most `limit`. */
   inboxAfter(userId: number, afterSeq: number, limit: number): Promise<InboxEvent[]>;
@@ -135,7 +144,13 @@ export interface Store {
     limit: number,
   ): Promise<HistoryMessage[]>;
 
-  /** Messages created before `olderThan` and never delivered expire, with an `expired` receipt. */
+  /**
+   * Messages created before `olderThan` and still waiting for normalization or in their
+   * recipient's inbox, neither acknowledged nor read, expire, with an `expired` receipt to a live
+   * sender: a message's lifetime counts from when it was sent. A message released late, because
+   * it waited for the normalizer, may outlive it by that wait at most: it expires at the latest
+   * once its release is older than `olderThan` (given `at` times that never go backwards).
+   */
   expireMessages(olderThan: string, at: string): Promise<Notified>;
 
   /** Finishes writes in progress, then closes. Idempotent. */

@@ -16,7 +16,7 @@ import type { Store } from "../../server/store/store.js";
 import { rejection } from "../helpers/rejection.js";
 
 const NAMES = Object.keys(migrations).sort();
-const APP_TABLES = ["inbox_events", "messages", "users"];
+const APP_TABLES = ["inbox_events", "messages", "normalization_progress", "users"];
 
 function tables(db: Database.Database): string[] {
   return db
@@ -145,6 +145,92 @@ describe("migrations", () => {
     await store.close();
   });
 
+  /** A database at the first schema, with the rows `seed` writes against that schema. */
+  async function firstSchema(seed: string): Promise<void> {
+    const { db, kysely } = openRaw();
+    expect((await createMigrator(kysely).migrateTo("2026_11_25_001_initial")).error).to.equal(undefined);
+    db.exec(seed);
+    db.close();
+  }
+
+  const FIRST_SCHEMA_USERS = `
+    INSERT INTO users (id, name, display_name, password_hash, created_at, pending_messages) VALUES
+      (1, 'alice', 'Alice', 'h', '2026-01-01T00:00:00.000Z', 1),
+      (2, 'bob', 'Bob', 'h', '2026-01-01T00:00:00.000Z', 3),
+      (3, 'carol', 'Carol', 'h', '2026-01-01T00:00:00.000Z', 0);`;
+
+  it("takes over the messages of the first schema: queue, held messages, history", async () => {
+    // Written against the first schema, which never changes: delivered, sent (in alice's inbox),
+    // pending, held (still waiting, as that schema had it) and pending again.
+    await firstSchema(`${FIRST_SCHEMA_USERS}
+      INSERT INTO messages (id, sender_id, recipient_id, cid, raw_text, text, status, created_at) VALUES
+        (1, 1, 2, 'a', ' one ', 'one', 'delivered', '2026-01-01T00:00:01.000Z'),
+        (2, 2, 1, 'b', ' two ', 'two', 'sent', '2026-01-01T00:00:02.000Z'),
+        (3, 1, 2, 'c', ' three ', NULL, 'pending', '2026-01-01T00:00:03.000Z'),
+        (4, 1, 2, 'd', 'four', NULL, 'held', '2026-01-01T00:00:04.000Z'),
+        (5, 3, 2, 'e', ' five ', NULL, 'pending', '2026-01-01T00:00:05.000Z');
+      INSERT INTO inbox_events (user_id, kind, message_id, created_at) VALUES
+        (1, 'message', 2, '2026-01-01T00:00:02.500Z');`);
+
+    const store = await openStore({ path: file });
+    try {
+      const { db } = openRaw();
+      expect(db.prepare("SELECT * FROM normalization_progress").all()).to.deep.equal([
+        { id: 1, last_message_id: 2 },
+      ]);
+      expect(await store.unnormalizedMessages(10)).to.deep.equal([
+        { id: 3, text: " three " },
+        { id: 5, text: " five " },
+      ]);
+      // The held message ended: out of bob's count, with an undeliverable receipt to alice.
+      expect(db.prepare("SELECT pending_messages FROM users ORDER BY id").pluck().all()).to.deep.equal([
+        1, 2, 0,
+      ]);
+      const aliceInbox = await store.inboxAfter(1, 0, 10);
+      expect(aliceInbox.map((event) => [event.ev, event.id])).to.deep.equal([
+        ["message", 2],
+        ["receipt", 4],
+      ]);
+      expect(aliceInbox[1]).to.deep.include({ to: "bob", status: "undeliverable" });
+      const history = await store.history(1, 2, undefined, 50);
+      expect(history.map((m) => [m.id, m.from, m.text, m.status])).to.deep.equal([
+        [1, "alice", "one", "delivered"],
+        [2, "bob", "two", "sent"],
+      ]);
+      expect(await store.history(2, 1, undefined, 50)).to.deep.equal(history);
+
+      await store.releaseMessages(
+        [
+          { id: 3, text: "three" },
+          { id: 5, text: "five" },
+        ],
+        "2026-01-01T00:01:00.000Z",
+      );
+      expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
+      expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(5);
+      expect((await store.inboxAfter(2, 0, 10)).map((event) => event.id)).to.deep.equal([3, 5]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("starts the normalization cursor after the newest message when none is pending, at 0 in an empty database", async () => {
+    await firstSchema(`${FIRST_SCHEMA_USERS}
+      INSERT INTO messages (id, sender_id, recipient_id, cid, raw_text, text, status, created_at) VALUES
+        (7, 1, 2, 'a', 'x', 'x', 'delivered', '2026-01-01T00:00:01.000Z'),
+        (9, 1, 2, 'b', 'y', 'y', 'expired', '2026-01-01T00:00:02.000Z');`);
+    await (await openStore({ path: file })).close();
+    const { db } = openRaw();
+    expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(9);
+    db.close();
+
+    fs.rmSync(file);
+    await firstSchema("");
+    await (await openStore({ path: file })).close();
+    const { db: empty } = openRaw();
+    expect(empty.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(0);
+  });
+
   it("undoes every migration with down, and can apply them again", async () => {
     const { db, kysely } = openRaw();
     await migrateToLatest(kysely);
@@ -152,6 +238,25 @@ describe("migrations", () => {
     for (const table of APP_TABLES) expect(tables(db)).to.not.include(table);
     await migrateToLatest(kysely);
     expect(tables(db)).to.include.members(APP_TABLES);
+  });
+
+  it("brings back, with each down, exactly the schema before that migration", async () => {
+    const schema = (db: Database.Database) =>
+      db
+        .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'kysely_%' ORDER BY name")
+        .all();
+    for (const [index, name] of NAMES.entries()) {
+      if (index === 0) continue;
+      const { db, kysely } = openRaw();
+      const migrator = createMigrator(kysely);
+      expect((await migrator.migrateTo(NAMES[index - 1]!)).error).to.equal(undefined);
+      const before = schema(db);
+      expect((await migrator.migrateTo(name)).error).to.equal(undefined);
+      expect((await migrator.migrateTo(NAMES[index - 1]!)).error).to.equal(undefined);
+      expect(schema(db), name).to.deep.equal(before);
+      db.close();
+      fs.rmSync(file);
+    }
   });
 
   it("refuses a database newer than the code, with a one-line SchemaError, and leaves the file untouched", async () => {

@@ -48,8 +48,14 @@ export interface InboxEventsTable {
   created_at: string;
 }
 
+export interface NormalizationProgressTable {
+  id: 1;
+  last_message_id: number;
+}
+
 export interface Database {
   users: UsersTable;
   messages: MessagesTable;
   inbox_events: InboxEventsTable;
+  normalization_progress: NormalizationProgressTable;
 }

@@ -49,8 +49,18 @@ interface EndingRow {
   readonly id: number;
   readonly sender_id: number;
   readonly recipient_id: number;
-  readonly status: "pending" | "held" | "sent";
   readonly sender_live: 0 | 1;
+}
+
+/** A message event in an inbox, as expiry sees it. */
+interface InboxMessageRow {
+  readonly seq: number;
+  readonly event_at: string;
+  readonly id: number;
+  readonly sender_id: number;
+  readonly recipient_id: number;
+  readonly status: string;
+  readonly message_at: string;
 }
 
 interface AckedRow {
@@ -61,6 +71,9 @@ interface AckedRow {
 }
 
 const HISTORY_STATUSES: readonly MessageStatus[] = ["sent", "delivered", "read", "undeliverable", "expired"];
+
+/** Rows expiry reads per statement: the table changes between chunks, never under a statement. */
+const EXPIRY_CHUNK = 500;
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -75,10 +88,11 @@ function prepareStatements(db: Database.Database) {
       "UPDATE users SET deleted_at = ?, online = 0, pending_messages = 0 WHERE id = ? AND deleted_at IS NULL",
     ),
     dropInbox: db.prepare<[number]>("DELETE FROM inbox_events WHERE user_id = ?"),
+    // A prefix of messages_conversation (recipient_id, sender_id, id).
     waitingFor: db.prepare<[number], EndingRow>(
-      `SELECT m.id, m.sender_id, m.recipient_id, m.status, s.deleted_at IS NULL AS sender_live
+      `SELECT m.id, m.sender_id, m.recipient_id, s.deleted_at IS NULL AS sender_live
        FROM messages m JOIN users s ON s.id = m.sender_id
-       WHERE m.recipient_id = ? AND m.status IN ('pending', 'held', 'sent')
+       WHERE m.recipient_id = ? AND m.status IN ('pending', 'sent')
        ORDER BY m.id`,
     ),
     userLive: db.prepare<[number], { live: 0 | 1 }>(
@@ -99,14 +113,38 @@ function prepareStatements(db: Database.Database) {
       "UPDATE users SET pending_messages = pending_messages + ? WHERE id = ?",
     ),
 
+    // The normalization queue: a range of rowids from the cursor in normalization_progress, not
+    // an index (one that every status change rewrote). Safe because ids are given in commit
+    // order on this one connection and reads see only committed rows: a message stored after
+    // the cursor last moved has a greater id than every message the cursor has passed. Short
+    // because the stage settles the oldest messages first: the range starts at the oldest
+    // message still pending.
     unnormalized: db.prepare<[number], UnnormalizedMessage>(
-      "SELECT id, raw_text AS text FROM messages WHERE status = 'pending' ORDER BY id LIMIT ?",
+      `SELECT id, raw_text AS text FROM messages
+       WHERE id > (SELECT last_message_id FROM normalization_progress WHERE id = 1) AND status = 'pending'
+       ORDER BY id LIMIT ?`,
+    ),
+    // Moves the cursor forward to just before the oldest message still pending, or to the newest
+    // message when none is; never backwards. Not simply to the highest id settled: a caller may
+    // settle a message before an older one (the stage holds a refused text from the middle of a
+    // batch), which the cursor must not pass. The rows it walks are those just released or held,
+    // and those that ended otherwise (a skipped release, expiry, a deleted recipient).
+    advanceProgress: db.prepare(
+      `UPDATE normalization_progress SET last_message_id = max(last_message_id, coalesce(
+         (SELECT m.id - 1 FROM messages m
+          WHERE m.id > normalization_progress.last_message_id AND m.status = 'pending'
+          ORDER BY m.id LIMIT 1),
+         (SELECT max(id) FROM messages),
+         0))
+       WHERE id = 1`,
     ),
     release: db.prepare<[string, string, number], { recipient_id: number }>(
       `UPDATE messages SET text = ?, status = 'sent', released_at = ?
        WHERE id = ? AND status = 'pending' RETURNING recipient_id`,
     ),
-    hold: db.prepare<[number]>("UPDATE messages SET status = 'held' WHERE id = ? AND status = 'pending'"),
+    hold: db.prepare<[number], { sender_id: number; recipient_id: number }>(
+      "UPDATE messages SET status = 'held' WHERE id = ? AND status = 'pending' RETURNING sender_id, recipient_id",
+    ),
     insertMessageEvent: db.prepare<[number, number, string]>(
       "INSERT INTO inbox_events (user_id, kind, message_id, created_at) VALUES (?, 'message', ?, ?)",
     ),
@@ -149,18 +187,28 @@ function prepareStatements(db: Database.Database) {
     ),
     markRead: db.prepare<[string, number]>("UPDATE messages SET status = 'read', read_at = ? WHERE id = ?"),
 
-    expiring: db.prepare<[string], EndingRow>(
-      `SELECT m.id, m.sender_id, m.recipient_id, m.status, s.deleted_at IS NULL AS sender_live
+    // Messages the normalizer has not answered for: a rowid range from the cursor, in chunks.
+    progress: db.prepare<[], { last_message_id: number }>(
+      "SELECT last_message_id FROM normalization_progress WHERE id = 1",
+    ),
+    expiringPending: db.prepare<[number, string, number], EndingRow>(
+      `SELECT m.id, m.sender_id, m.recipient_id, s.deleted_at IS NULL AS sender_live
        FROM messages m JOIN users s ON s.id = m.sender_id
-       WHERE m.created_at < ? AND m.status IN ('pending', 'held', 'sent')
-       ORDER BY m.created_at, m.id`,
+       WHERE m.id > ? AND m.status = 'pending' AND m.created_at < ?
+       ORDER BY m.id LIMIT ?`,
+    ),
+    // Message events in inbox order (rowid order), in chunks.
+    inboxMessages: db.prepare<[number, number], InboxMessageRow>(
+      `SELECT e.seq, e.created_at AS event_at, m.id, m.sender_id, m.recipient_id, m.status,
+              m.created_at AS message_at
+       FROM inbox_events e JOIN messages m ON m.id = e.message_id
+       WHERE e.seq > ? AND e.kind = 'message'
+       ORDER BY e.seq LIMIT ?`,
     ),
     setStatus: db.prepare<["undeliverable" | "expired", number]>(
       "UPDATE messages SET status = ? WHERE id = ?",
     ),
-    dropMessageEvent: db.prepare<[number]>(
-      "DELETE FROM inbox_events WHERE message_id = ? AND kind = 'message'",
-    ),
+    dropEvent: db.prepare<[number]>("DELETE FROM inbox_events WHERE seq = ?"),
   };
 }
 
@@ -171,6 +219,12 @@ export class SqliteStore implements Store {
   readonly #s: ReturnType<typeof prepareStatements>;
   #closing: Promise<void> | undefined;
   #closed = false;
+  // Every inbox event with seq <= this is out of expiry's reach for good: a receipt, or a message
+  // event whose message is no longer 'sent' (nothing makes a message 'sent' again; a release adds
+  // a new event, with a greater seq). Lets a sweep skip the receipts and read-but-unacknowledged
+  // messages that pile up in the inboxes of users who stay away. Moved only once the sweep that
+  // found it has committed; 0 after a restart.
+  #expirySettledSeq = 0;
 
   /** `db` must be open, with its pragmas set and its schema migrated (see open-store.ts). */
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
@@ -258,6 +312,7 @@ export class SqliteStore implements Store {
       const notified = new Set<number>();
       if (this.#s.softDeleteUser.run(at, userId).changes === 0) return { userIds: [] };
       this.#s.dropInbox.run(userId);
+      // Held messages ended when they were held.
       for (const message of this.#s.waitingFor.all(userId)) {
         this.#s.setStatus.run("undeliverable", message.id);
         if (message.sender_id !== userId && message.sender_live === 1) {
@@ -303,13 +358,20 @@ export class SqliteStore implements Store {
         this.#s.insertMessageEvent.run(released.recipient_id, item.id, at);
         notified.add(released.recipient_id);
       }
+      this.#s.advanceProgress.run();
       return { userIds: [...notified] };
     });
   }
 
-  holdMessage(id: number, _at: string): Promise<void> {
+  holdMessage(id: number, at: string): Promise<Notified> {
     return this.#writes.enqueue(() => {
-      this.#s.hold.run(id);
+      const held = this.#s.hold.get(id);
+      if (held === undefined) return { userIds: [] };
+      this.#s.advanceProgress.run();
+      this.#s.addPending.run(-1, held.recipient_id);
+      if (this.#s.userLive.get(held.sender_id)?.live !== 1) return { userIds: [] };
+      this.#s.insertReceipt.run(held.sender_id, id, "undeliverable", at);
+      return { userIds: [held.sender_id] };
     });
   }
 
@@ -365,7 +427,7 @@ export class SqliteStore implements Store {
     limit: number,
   ): Promise<HistoryMessage[]> {
     return this.#read(async () => {
-      // One direction of the conversation, newest first, walking the (sender, recipient, id) index.
+      // One direction of the conversation, newest first, walking the (recipient, sender, id) index.
       const direction = (from: number, to: number) =>
         this.#kysely
           .selectFrom("messages as m")
@@ -399,19 +461,63 @@ export class SqliteStore implements Store {
   }
 
   expireMessages(olderThan: string, at: string): Promise<Notified> {
-    return this.#writes.enqueue(() => {
-      const notified = new Set<number>();
-      for (const message of this.#s.expiring.all(olderThan)) {
-        this.#s.setStatus.run("expired", message.id);
-        if (message.status === "sent") this.#s.dropMessageEvent.run(message.id);
-        this.#s.addPending.run(-1, message.recipient_id);
-        if (message.sender_live === 1) {
-          this.#s.insertReceipt.run(message.sender_id, message.id, "expired", at);
-          notified.add(message.sender_id);
+    return this.#writes
+      .enqueue(() => {
+        const notified = new Set<number>();
+        const expire = (message: EndingRow) => {
+          this.#s.setStatus.run("expired", message.id);
+          this.#s.addPending.run(-1, message.recipient_id);
+          if (message.sender_live === 1) {
+            this.#s.insertReceipt.run(message.sender_id, message.id, "expired", at);
+            notified.add(message.sender_id);
+          }
+        };
+
+        // Messages the normalizer has not answered for longer than the lifetime (an outage).
+        // Then the cursor may pass them.
+        let pendingAfter = this.#s.progress.get()!.last_message_id;
+        let expiredPending = 0;
+        for (;;) {
+          const chunk = this.#s.expiringPending.all(pendingAfter, olderThan, EXPIRY_CHUNK);
+          for (const message of chunk) expire(message);
+          expiredPending += chunk.length;
+          if (chunk.length < EXPIRY_CHUNK) break;
+          pendingAfter = chunk[chunk.length - 1]!.id;
         }
-      }
-      return { userIds: [...notified] };
-    });
+        if (expiredPending > 0) this.#s.advanceProgress.run();
+
+        // Released messages, through the inboxes: they hold only unacknowledged events, in the
+        // order of release (seq order), each dated at its release, which comes after its
+        // message was created. The walk stops at the first message event released at or after
+        // the limit: the messages after it were either created after the limit or released late,
+        // having waited for the normalizer; such a message expires once its release is older
+        // than the limit, at the latest. (This assumes `at` never goes backwards.)
+        let settled = this.#expirySettledSeq;
+        let after = settled;
+        let stillSettled = true;
+        walk: for (;;) {
+          const chunk = this.#s.inboxMessages.all(after, EXPIRY_CHUNK);
+          for (const event of chunk) {
+            if (event.event_at >= olderThan) break walk;
+            if (event.status === "sent") {
+              if (event.message_at < olderThan) {
+                this.#s.dropEvent.run(event.seq);
+                expire({ ...event, sender_live: this.#s.userLive.get(event.sender_id)?.live ?? 0 });
+              } else {
+                stillSettled = false;
+              }
+            }
+            if (stillSettled) settled = event.seq;
+            after = event.seq;
+          }
+          if (chunk.length < EXPIRY_CHUNK) break;
+        }
+        return { userIds: [...notified], settled };
+      })
+      .then(({ userIds, settled }) => {
+        this.#expirySettledSeq = Math.max(this.#expirySettledSeq, settled);
+        return { userIds };
+      });
   }
 
   close(): Promise<void> {
