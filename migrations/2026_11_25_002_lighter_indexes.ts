@@ -39,9 +39,12 @@ const UP = [
    FROM messages m JOIN users s ON s.id = m.sender_id
    WHERE m.status = 'held' AND s.deleted_at IS NULL
    ORDER BY m.id`,
-  `UPDATE users SET pending_messages = pending_messages
-     - (SELECT count(*) FROM messages m WHERE m.recipient_id = users.id AND m.status = 'held')
-   WHERE id IN (SELECT recipient_id FROM messages WHERE status = 'held')`,
+  // One pass over the waiting messages (the IN term lets SQLite walk messages_waiting_for).
+  `UPDATE users SET pending_messages = pending_messages - held.n
+   FROM (SELECT recipient_id, count(*) AS n FROM messages
+         WHERE status IN ('pending', 'held', 'sent') AND status = 'held'
+         GROUP BY recipient_id) AS held
+   WHERE users.id = held.recipient_id`,
 
   "DROP INDEX messages_pending",
   "DROP INDEX messages_waiting_since",

@@ -157,18 +157,19 @@ describe("migrations", () => {
     INSERT INTO users (id, name, display_name, password_hash, created_at, pending_messages) VALUES
       (1, 'alice', 'Alice', 'h', '2026-01-01T00:00:00.000Z', 1),
       (2, 'bob', 'Bob', 'h', '2026-01-01T00:00:00.000Z', 3),
-      (3, 'carol', 'Carol', 'h', '2026-01-01T00:00:00.000Z', 0);`;
+      (3, 'carol', 'Carol', 'h', '2026-01-01T00:00:00.000Z', 1);`;
 
   it("takes over the messages of the first schema: queue, held messages, history", async () => {
     // Written against the first schema, which never changes: delivered, sent (in alice's inbox),
-    // pending, held (still waiting, as that schema had it) and pending again.
+    // pending, held (still waiting, as that schema had it), pending again, held again.
     await firstSchema(`${FIRST_SCHEMA_USERS}
       INSERT INTO messages (id, sender_id, recipient_id, cid, raw_text, text, status, created_at) VALUES
         (1, 1, 2, 'a', ' one ', 'one', 'delivered', '2026-01-01T00:00:01.000Z'),
         (2, 2, 1, 'b', ' two ', 'two', 'sent', '2026-01-01T00:00:02.000Z'),
         (3, 1, 2, 'c', ' three ', NULL, 'pending', '2026-01-01T00:00:03.000Z'),
         (4, 1, 2, 'd', 'four', NULL, 'held', '2026-01-01T00:00:04.000Z'),
-        (5, 3, 2, 'e', ' five ', NULL, 'pending', '2026-01-01T00:00:05.000Z');
+        (5, 3, 2, 'e', ' five ', NULL, 'pending', '2026-01-01T00:00:05.000Z'),
+        (6, 2, 3, 'f', 'six', NULL, 'held', '2026-01-01T00:00:06.000Z');
       INSERT INTO inbox_events (user_id, kind, message_id, created_at) VALUES
         (1, 'message', 2, '2026-01-01T00:00:02.500Z');`);
 
@@ -182,7 +183,7 @@ describe("migrations", () => {
         { id: 3, text: " three " },
         { id: 5, text: " five " },
       ]);
-      // The held message ended: out of bob's count, with an undeliverable receipt to alice.
+      // The held messages ended: out of their recipients' counts, with undeliverable receipts.
       expect(db.prepare("SELECT pending_messages FROM users ORDER BY id").pluck().all()).to.deep.equal([
         1, 2, 0,
       ]);
@@ -207,8 +208,12 @@ describe("migrations", () => {
         "2026-01-01T00:01:00.000Z",
       );
       expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
-      expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(5);
-      expect((await store.inboxAfter(2, 0, 10)).map((event) => event.id)).to.deep.equal([3, 5]);
+      expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(6);
+      expect((await store.inboxAfter(2, 0, 10)).map((event) => [event.ev, event.id])).to.deep.equal([
+        ["receipt", 6],
+        ["message", 3],
+        ["message", 5],
+      ]);
     } finally {
       await store.close();
     }
