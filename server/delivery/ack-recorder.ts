@@ -24,18 +24,22 @@ export class AckRecorder {
   record(upTo: number): Promise<void> {
     if (upTo <= this.#recorded) return Promise.resolve();
     this.#wanted = Math.max(this.#wanted, upTo);
-    this.#writing ??= this.#write().finally(() => {
-      this.#writing = undefined;
-    });
+    this.#writing ??= this.#write();
     return this.#writing;
   }
 
   async #write(): Promise<void> {
-    while (this.#wanted > this.#recorded) {
-      const upTo = this.#wanted;
-      const notified = await this.#store.acknowledge(this.#userId, upTo, this.#now().toISOString());
-      this.#recorded = upTo;
-      this.#onNotified(notified);
+    try {
+      while (this.#wanted > this.#recorded) {
+        const upTo = this.#wanted;
+        const notified = await this.#store.acknowledge(this.#userId, upTo, this.#now().toISOString());
+        this.#recorded = upTo;
+        this.#onNotified(notified);
+      }
+    } finally {
+      // Cleared in the same step as the loop's last check: an ack arriving after it starts a
+      // new write instead of joining one that has already decided it is done.
+      this.#writing = undefined;
     }
   }
 }

@@ -44,9 +44,18 @@ function prng(seed: number): () => number {
 /** Wakes whoever waits for a condition on the test's state; waits with a deadline, never polls. */
 class Progress {
   readonly #waiters = new Set<() => void>();
+  #wakeScheduled = false;
 
+  // Once per event-loop turn, not per event: the drain's condition walks every send, and
+  // evaluating it for each of thousands of events in one burst stalled this process long
+  // enough for a login response, already received, to lose the race against its timeout.
   changed(): void {
-    for (const wake of [...this.#waiters]) wake();
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      for (const wake of [...this.#waiters]) wake();
+    });
   }
 
   async until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
