@@ -164,10 +164,6 @@ export class ParleyServer {
     return (this.#listener.address() as net.AddressInfo).address;
   }
 
-  get connectionCount(): number {
-    return this.#connections.size;
-  }
-
   /**
    * Shuts down in order: stop accepting, tell every connection, let requests in progress
    * finish and their answers go out, then close what is left once the deadline passes.

@@ -35,10 +35,6 @@ export class SessionRegistry {
     this.#now = now;
   }
 
-  get size(): number {
-    return this.#byUser.size;
-  }
-
   isOnline(userId: number): boolean {
     return this.#byUser.has(userId);
   }
@@ -97,11 +93,6 @@ export class SessionRegistry {
   /** Tells the sessions of these users that their inboxes have new events. */
   wake(userIds: readonly number[]): void {
     for (const userId of userIds) this.#byUser.get(userId)?.pusher.wake();
-  }
-
-  /** Every active session; shutdown uses it. */
-  sessions(): IterableIterator<ActiveSession> {
-    return this.#byUser.values();
   }
 
   // Presence goes to every other logged-in user, so a burst of log-ins costs O(n²) frames.
