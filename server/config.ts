@@ -13,6 +13,10 @@ export interface ServerSettings {
   /** An external normalizer service; undefined starts the embedded one. */
   readonly normalizerUrl: string | undefined;
   readonly maxPending: number;
+  /** Devices a user may have known at once; a new one past it forgets the least recently used. */
+  readonly maxDevices: number;
+  /** Members a room may have, its owner included. */
+  readonly maxRoomMembers: number;
   readonly maxTextChars: number;
   readonly maxFrameBytes: number;
   readonly maxInFlight: number;
@@ -55,6 +59,8 @@ export const DEFAULTS: ServerSettings = {
   dbPath: defaultDbPath(),
   normalizerUrl: undefined,
   maxPending: 10_000,
+  maxDevices: 10,
+  maxRoomMembers: 1000,
   maxTextChars: 4096,
   maxFrameBytes: 65_536,
   maxInFlight: 1024,
@@ -102,6 +108,20 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     help: "use this normalizer service (http://host:port/normalizer) instead of the embedded one",
   },
   "max-pending": { key: "maxPending", kind: "integer", min: 1, help: "messages that may wait for one user" },
+  "max-devices": {
+    key: "maxDevices",
+    kind: "integer",
+    min: 1,
+    max: 1000,
+    help: "devices a user may have at once; a new one forgets the least recently used",
+  },
+  "max-room-members": {
+    key: "maxRoomMembers",
+    kind: "integer",
+    min: 2,
+    max: 100_000,
+    help: "members a room may have, its owner included",
+  },
   "max-text-chars": {
     key: "maxTextChars",
     kind: "integer",

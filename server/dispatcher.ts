@@ -5,7 +5,7 @@
 
 import type { Command, CommandContext, Services } from "./commands/command.js";
 import type { Connection, Outcome, RequestHandler } from "./connection.js";
-import type { ErrorCode, Rid, ServerFrame } from "./protocol/messages.js";
+import type { ErrorCode, OkResponse, Rid, ServerFrame } from "./protocol/messages.js";
 import { ProtocolError } from "./protocol/protocol-error.js";
 import type { Request } from "./protocol/request.js";
 import { StoreError } from "./store/store.js";
@@ -13,22 +13,25 @@ import { StoreError } from "./store/store.js";
 const UNAVAILABLE_MESSAGE = "the server cannot store this now; nothing was stored, try again";
 
 export class Dispatcher implements RequestHandler {
-  readonly #commands: Readonly<Record<string, Command>>;
+  readonly #commands: Readonly<Partial<Record<string, Command>>>;
   readonly #services: Services;
 
-  constructor(commands: Readonly<Record<string, Command>>, services: Services) {
+  constructor(commands: Readonly<Partial<Record<string, Command>>>, services: Services) {
     this.#commands = commands;
     this.#services = services;
   }
 
   isBarrier(request: Request): boolean {
-    return !this.#commands[request.op]!.pipelined;
+    return this.#commands[request.op]?.pipelined !== true;
   }
 
   async handle(connection: Connection, request: Request): Promise<Outcome> {
-    const command = this.#commands[request.op]!;
+    const command = this.#commands[request.op];
     // ack is never answered, not even with an error, whatever rid it carries.
     const rid = request.op === "ack" ? undefined : request.rid;
+    if (command === undefined) {
+      return { frame: errorResponse(rid, "unknown_op", `this server does not implement "${request.op}" yet`) };
+    }
     if (command.needsLogin && connection.user === undefined) {
       return { frame: errorResponse(rid, "not_logged_in", "log in first") };
     }
@@ -46,7 +49,7 @@ export class Dispatcher implements RequestHandler {
     };
     try {
       const result = await command.run(context, request.args);
-      const frame = rid === undefined ? undefined : { rid, ok: true as const, ...result };
+      const frame = rid === undefined ? undefined : ({ rid, ok: true, ...result } as OkResponse);
       return { frame, after, closeReason };
     } catch (error) {
       if (error instanceof ProtocolError) return { frame: errorResponse(rid, error.code, error.message) };

@@ -69,6 +69,8 @@ export class ParleyServer {
       maxPending: settings.maxPending,
       maxInFlight: settings.maxInFlight,
       idleTimeoutMs: settings.idleTimeoutMs,
+      maxDevices: settings.maxDevices,
+      maxRoomMembers: settings.maxRoomMembers,
     };
     this.#services = {
       settings,

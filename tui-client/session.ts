@@ -117,6 +117,8 @@ const DEFAULT_LIMITS: Limits = {
   maxPending: 10000,
   maxInFlight: 1024,
   idleTimeoutMs: 120_000,
+  maxDevices: 10,
+  maxRoomMembers: 1000,
 };
 
 export const DEFAULT_HISTORY_LIMIT = 50;

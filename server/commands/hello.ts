@@ -9,13 +9,13 @@ export const hello: Command = {
   async run({ connection, services }, args) {
     const version = integerArg(args, "version");
     const client = optionalStringArg(args, "client");
-    if (version !== PROTOCOL_VERSION) {
+    if (version < 1 || version > PROTOCOL_VERSION) {
       throw new ProtocolError(
         "unsupported_version",
-        `this server speaks protocol version ${PROTOCOL_VERSION}`,
+        `this server speaks protocol versions 1 to ${PROTOCOL_VERSION}`,
       );
     }
     if (client !== undefined) connection.log.debug("hello", { client: client.slice(0, 100) });
-    return { server: services.serverName, version: PROTOCOL_VERSION, limits: services.limits };
+    return { server: services.serverName, version, limits: services.limits };
   },
 };

@@ -12,7 +12,7 @@ import { send } from "./send.js";
 import { unregister } from "./unregister.js";
 import { users } from "./users.js";
 
-export const COMMANDS: Readonly<Record<Op, Command>> = {
+export const COMMANDS: Readonly<Partial<Record<Op, Command>>> = {
   hello,
   register,
   login,

@@ -1,7 +1,8 @@
-// The wire types of Parley protocol version 1 (see README.md beside this file).
-// Shared by the server, the TUI client and the benchmark, so it imports nothing.
+// The wire types of Parley protocol version 2 (see README.md beside this file): version 1 plus
+// devices and rooms. Shared by the server, the TUI client and the benchmark, so it imports nothing.
 
-export const PROTOCOL_VERSION = 1;
+/** The newest version this server speaks; `hello` accepts every version from 1 up to it. */
+export const PROTOCOL_VERSION = 2;
 
 export type Rid = string | number;
 
@@ -29,6 +30,13 @@ export type ErrorCode =
   | "bad_cid"
   | "mailbox_full"
   | "unavailable"
+  | "no_such_device"
+  | "invalid_room"
+  | "room_exists"
+  | "no_such_room"
+  | "not_member"
+  | "not_owner"
+  | "too_many_members"
   | "internal";
 
 export interface Limits {
@@ -37,6 +45,8 @@ export interface Limits {
   readonly maxPending: number;
   readonly maxInFlight: number;
   readonly idleTimeoutMs: number;
+  readonly maxDevices: number;
+  readonly maxRoomMembers: number;
 }
 
 export type MessageStatus = "sent" | "delivered" | "read" | "undeliverable" | "expired";
@@ -77,8 +87,30 @@ export interface ReceiptEvent {
   at: string;
 }
 
+/** `read` on another device of yours: everything from `with` up to `upTo` is read. */
+export interface ReadMarkerEvent {
+  ev: "read_marker";
+  seq: number;
+  with: string;
+  upTo: number;
+  at: string;
+}
+
+export type RoomChange = "created" | "joined" | "left" | "removed";
+
+/** A membership change in a room you are (or were, for `left`/`removed` of you) a member of. */
+export interface RoomEvent {
+  ev: "room";
+  seq: number;
+  room: string;
+  change: RoomChange;
+  user: string;
+  by: string;
+  at: string;
+}
+
 /** An event that lives in a user's inbox: it has a `seq` and is acknowledged. */
-export type InboxEvent = MessageEvent | ReceiptEvent;
+export type InboxEvent = MessageEvent | ReceiptEvent | ReadMarkerEvent | RoomEvent;
 
 export interface PresenceEvent {
   ev: "presence";
@@ -100,11 +132,81 @@ export type ServerEvent =
   | { ev: "session_replaced" }
   | { ev: "shutdown" };
 
-export interface OkResponse {
-  rid: Rid;
-  ok: true;
-  [key: string]: unknown;
+export interface DeviceEntry {
+  device: string;
+  online: boolean;
+  lastSeen: string | null;
 }
+
+export interface RoomEntry {
+  room: string;
+  owner: string;
+  members: number;
+}
+
+export interface RoomMemberEntry {
+  user: string;
+  online: boolean;
+  /** The id of the newest room message this member has read, or null. */
+  readUpTo: number | null;
+}
+
+export interface HelloResult {
+  server: string;
+  version: number;
+  limits: Limits;
+}
+
+/** What each operation answers on success, beside `rid` and `ok`. */
+export interface OpResults {
+  hello: HelloResult;
+  register: { user: string };
+  login: { user: string; pending: number };
+  logout: Record<string, never>;
+  unregister: Record<string, never>;
+  send: { id: number; at: string; duplicate: boolean };
+  ack: never;
+  read: Record<string, never>;
+  users: { users: UserEntry[] };
+  history: { messages: HistoryMessage[] };
+  ping: { at: string };
+  devices: { devices: DeviceEntry[] };
+  forget_device: Record<string, never>;
+  room_create: { room: string };
+  room_add: Record<string, never>;
+  room_remove: Record<string, never>;
+  room_leave: Record<string, never>;
+  rooms: { rooms: RoomEntry[] };
+  room_members: { members: RoomMemberEntry[] };
+}
+
+/** What each operation takes, beside `op` and `rid`. */
+export interface OpArguments {
+  hello: { version: number; client?: string };
+  register: { user: string; password: string; name?: string };
+  login: { user: string; password: string; device?: string };
+  logout: Record<string, never>;
+  unregister: { password: string };
+  send: { to: string; text: string; cid: string };
+  ack: { upTo: number };
+  read: { with: string; upTo: number };
+  users: Record<string, never>;
+  history: { with: string; before?: number; limit?: number };
+  ping: Record<string, never>;
+  devices: Record<string, never>;
+  forget_device: { device: string };
+  room_create: { room: string; members?: string[] };
+  room_add: { room: string; user: string };
+  room_remove: { room: string; user: string };
+  room_leave: { room: string };
+  rooms: Record<string, never>;
+  room_members: { room: string };
+}
+
+/** A request as a client writes it. */
+export type ClientRequest<O extends Op = Op> = { op: O; rid?: Rid } & OpArguments[O];
+
+export type OkResponse<O extends Op = Op> = { rid: Rid; ok: true } & OpResults[O];
 
 export interface ErrorResponse {
   rid: Rid;
@@ -129,6 +231,14 @@ export const OPS = [
   "users",
   "history",
   "ping",
+  "devices",
+  "forget_device",
+  "room_create",
+  "room_add",
+  "room_remove",
+  "room_leave",
+  "rooms",
+  "room_members",
 ] as const;
 
 export type Op = (typeof OPS)[number];

@@ -11,7 +11,7 @@ import { PASSWORD } from "../helpers/test-client.js";
 export const ARGUMENTS: Readonly<Record<Op, readonly string[]>> = {
   hello: ["version", "client"],
   register: ["user", "password", "name"],
-  login: ["user", "password"],
+  login: ["user", "password", "device"],
   logout: [],
   unregister: ["password"],
   send: ["to", "text", "cid"],
@@ -20,6 +20,14 @@ export const ARGUMENTS: Readonly<Record<Op, readonly string[]>> = {
   users: [],
   history: ["with", "before", "limit"],
   ping: [],
+  devices: [],
+  forget_device: ["device"],
+  room_create: ["room", "members"],
+  room_add: ["room", "user"],
+  room_remove: ["room", "user"],
+  room_leave: ["room"],
+  rooms: [],
+  room_members: ["room"],
 };
 
 /**
@@ -44,12 +52,29 @@ export const OP_ERROR_CODES: Readonly<Record<Op, readonly ErrorCode[]>> = {
     "bad_cid",
     "mailbox_full",
     "rate_limited",
+    "no_such_room",
+    "not_member",
   ],
   ack: [],
-  read: ["not_logged_in", "bad_argument", "no_such_user"],
+  read: ["not_logged_in", "bad_argument", "no_such_user", "no_such_room", "not_member"],
   users: ["not_logged_in"],
-  history: ["not_logged_in", "bad_argument", "no_such_user"],
+  history: ["not_logged_in", "bad_argument", "no_such_user", "no_such_room", "not_member"],
   ping: [],
+  devices: ["not_logged_in"],
+  forget_device: ["not_logged_in", "bad_argument", "no_such_device"],
+  room_create: [
+    "not_logged_in",
+    "bad_argument",
+    "invalid_room",
+    "room_exists",
+    "no_such_user",
+    "too_many_members",
+  ],
+  room_add: ["not_logged_in", "bad_argument", "no_such_room", "not_member", "no_such_user", "too_many_members"],
+  room_remove: ["not_logged_in", "bad_argument", "no_such_room", "not_member", "not_owner", "no_such_user"],
+  room_leave: ["not_logged_in", "bad_argument", "no_such_room", "not_member"],
+  rooms: ["not_logged_in"],
+  room_members: ["not_logged_in", "bad_argument", "no_such_room", "not_member"],
 };
 
 /** Fields every ok response of the op carries (beyond rid and ok). */
@@ -65,6 +90,14 @@ export const OK_FIELDS: Readonly<Record<Op, readonly string[]>> = {
   users: ["users"],
   history: ["messages"],
   ping: ["at"],
+  devices: ["devices"],
+  forget_device: [],
+  room_create: ["room"],
+  room_add: [],
+  room_remove: [],
+  room_leave: [],
+  rooms: ["rooms"],
+  room_members: ["members"],
 };
 
 /** Error events a connection may get for framing: never `internal`. */

@@ -37,12 +37,14 @@ describe("protocol (integration)", () => {
         maxPending: 3,
         maxInFlight: 1024,
         idleTimeoutMs: 60_000,
+        maxDevices: 10,
+        maxRoomMembers: 1000,
       });
     });
 
     it("refuses another version with unsupported_version", async () => {
       const client = await connect();
-      const response = await client.request("hello", { version: 2 });
+      const response = await client.request("hello", { version: 3 });
       expect(response.error.code).to.equal("unsupported_version");
     });
 

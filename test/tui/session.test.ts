@@ -9,6 +9,8 @@ const LIMITS = {
   maxPending: 10000,
   maxInFlight: 1024,
   idleTimeoutMs: 120000,
+  maxDevices: 10,
+  maxRoomMembers: 1000,
 };
 
 function newSession(): Session {

@@ -14,6 +14,8 @@ const LIMITS = {
   maxPending: 10000,
   maxInFlight: 1024,
   idleTimeoutMs: 120000,
+  maxDevices: 10,
+  maxRoomMembers: 1000,
 };
 const DAY1 = "2026-11-24";
 const DAY2 = "2026-11-25";
