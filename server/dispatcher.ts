@@ -30,7 +30,9 @@ export class Dispatcher implements RequestHandler {
     // ack is never answered, not even with an error, whatever rid it carries.
     const rid = request.op === "ack" ? undefined : request.rid;
     if (command === undefined) {
-      return { frame: errorResponse(rid, "unknown_op", `this server does not implement "${request.op}" yet`) };
+      return {
+        frame: errorResponse(rid, "unknown_op", `this server does not implement "${request.op}" yet`),
+      };
     }
     if (command.needsLogin && connection.user === undefined) {
       return { frame: errorResponse(rid, "not_logged_in", "log in first") };

@@ -209,7 +209,9 @@ describe("migrations", () => {
       );
       expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
       expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(6);
-      expect((await store.inboxAfter(2, 0, 10)).map((event) => [event.ev, "id" in event ? event.id : undefined])).to.deep.equal([
+      expect(
+        (await store.inboxAfter(2, 0, 10)).map((event) => [event.ev, "id" in event ? event.id : undefined]),
+      ).to.deep.equal([
         ["receipt", 6],
         ["message", 3],
         ["message", 5],

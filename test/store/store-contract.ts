@@ -720,7 +720,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { ev: "receipt", id: released, to: "bob", status: "expired", at: at(950) },
         ]);
         expect(await receipts(carol!)).to.deep.equal([]);
-        expect((await inbox(bob!)).map((event) => ("id" in event ? event.id : undefined))).to.deep.equal([young]);
+        expect((await inbox(bob!)).map((event) => ("id" in event ? event.id : undefined))).to.deep.equal([
+          young,
+        ]);
         expect(await statusOf(alice!, bob!, released)).to.equal("expired");
         expect(await statusOf(alice!, carol!, acknowledged)).to.equal("delivered");
         expect(await statusOf(alice!, carol!, read)).to.equal("read");
