@@ -8,6 +8,7 @@
 
 import type { Socket } from "node:net";
 import type { ServerSettings } from "./config.js";
+import type { Session } from "./delivery/session.js";
 import type { Logger } from "./logger.js";
 import { FrameDecoder } from "./protocol/frame-decoder.js";
 import { encodeFrame } from "./protocol/frame-encoder.js";
@@ -37,6 +38,8 @@ export interface Outcome {
 export interface RequestHandler {
   /** A barrier runs alone: after every earlier request of its connection has finished. */
   isBarrier(request: Request): boolean;
+  /** True when reading must pause while this request is in progress (intake backpressure). */
+  holdsReading(request: Request): boolean;
   handle(connection: Connection, request: Request): Promise<Outcome>;
 }
 
@@ -52,6 +55,7 @@ type State = "open" | "closing" | "closed";
 interface Slot {
   done: boolean;
   outcome: Outcome;
+  request?: Request;
 }
 
 export class Connection {
@@ -63,8 +67,8 @@ export class Connection {
   readonly #handler: RequestHandler;
   readonly #decoder: FrameDecoder;
   #state: State = "open";
-  /** The logged-in user; set by login, cleared by logout. */
-  user: { readonly id: number; readonly name: string } | undefined;
+  /** The logged-in device's session: set by login, the one owner of log-in state. */
+  session: Session | undefined;
 
   readonly #waiting: Request[] = [];
   readonly #slots: Slot[] = [];
@@ -119,8 +123,12 @@ export class Connection {
     this.#closeListeners.push(listener);
   }
 
-  onWritable(listener: () => void): void {
+  onWritable(listener: () => void): () => void {
     this.#writableListeners.push(listener);
+    return () => {
+      const index = this.#writableListeners.indexOf(listener);
+      if (index >= 0) this.#writableListeners.splice(index, 1);
+    };
   }
 
   /** The single write path. Frames written in one tick leave in one system call. */
@@ -178,7 +186,7 @@ export class Connection {
     if (this.#state !== "open") return;
     if (this.#blockedSinceMs !== undefined && nowMs - this.#blockedSinceMs > this.#settings.drainTimeoutMs) {
       this.#dropSlowReader(`output blocked for over ${this.#settings.drainTimeoutMs} ms`);
-    } else if (this.user === undefined && nowMs - this.#connectedAtMs > this.#settings.loginTimeoutMs) {
+    } else if (this.session === undefined && nowMs - this.#connectedAtMs > this.#settings.loginTimeoutMs) {
       this.close("log-in timeout", this.#errorEvent("login_timeout", "log in sooner after connecting"));
     } else if (nowMs - this.#lastHeardMs > this.#settings.idleTimeoutMs) {
       this.close(
@@ -247,7 +255,7 @@ export class Connection {
       const barrier = this.#handler.isBarrier(request);
       if (this.#barrierRunning || (barrier && this.#running > 0)) return;
       this.#waiting.shift();
-      const slot: Slot = { done: false, outcome: {} };
+      const slot: Slot = { done: false, outcome: {}, request };
       this.#slots.push(slot);
       this.#running++;
       if (barrier) this.#barrierRunning = true;
@@ -283,11 +291,17 @@ export class Connection {
     }
   }
 
+  /** Reads again if nothing holds it back any more (the server calls it when the intake drains). */
+  updateReading(): void {
+    if (this.#state === "open") this.#updateReading();
+  }
+
   #updateReading(): void {
     const shouldPause =
       this.#draining ||
       this.#blockedSinceMs !== undefined ||
-      this.#waiting.length + this.#running >= this.#settings.maxQueuedRequests;
+      this.#waiting.length + this.#running >= this.#settings.maxQueuedRequests ||
+      this.#slots.some((slot) => !slot.done && slot.request !== undefined && this.#handler.holdsReading(slot.request));
     if (shouldPause && !this.#readingPaused) {
       this.#readingPaused = true;
       this.#socket.pause();

@@ -13,20 +13,25 @@ import { StoreError } from "./store/store.js";
 const UNAVAILABLE_MESSAGE = "the server cannot store this now; nothing was stored, try again";
 
 export class Dispatcher implements RequestHandler {
-  readonly #commands: Readonly<Partial<Record<string, Command>>>;
+  readonly #commands: Readonly<Record<string, Command>>;
   readonly #services: Services;
 
-  constructor(commands: Readonly<Partial<Record<string, Command>>>, services: Services) {
+  constructor(commands: Readonly<Record<string, Command>>, services: Services) {
     this.#commands = commands;
     this.#services = services;
   }
 
+  /** A connection that sends stops being read while the intake is congested. */
+  holdsReading(request: Request): boolean {
+    return request.op === "send" && this.#services.intake.congested;
+  }
+
   isBarrier(request: Request): boolean {
-    return this.#commands[request.op]?.pipelined !== true;
+    return !this.#commands[request.op]!.pipelined;
   }
 
   async handle(connection: Connection, request: Request): Promise<Outcome> {
-    const command = this.#commands[request.op];
+    const command = this.#commands[request.op]!;
     // ack is never answered, not even with an error, whatever rid it carries.
     const rid = request.op === "ack" ? undefined : request.rid;
     if (command === undefined) {
@@ -34,7 +39,7 @@ export class Dispatcher implements RequestHandler {
         frame: errorResponse(rid, "unknown_op", `this server does not implement "${request.op}" yet`),
       };
     }
-    if (command.needsLogin && connection.user === undefined) {
+    if (command.needsLogin && connection.session === undefined) {
       return { frame: errorResponse(rid, "not_logged_in", "log in first") };
     }
     let after: (() => void) | undefined;

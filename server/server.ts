@@ -13,6 +13,7 @@ import { SessionRegistry } from "./delivery/session-registry.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { Logger } from "./logger.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { MessageIntake } from "./normalization/message-intake.js";
 import { NormalizationStage } from "./normalization/normalization-stage.js";
 import type { TextNormalizer } from "./normalization/text-normalizer.js";
 import { PasswordChecker } from "./passwords.js";
@@ -55,14 +56,13 @@ export class ParleyServer {
     const now = options.now ?? (() => new Date());
     this.#log = logger;
     this.#settings = settings;
-    const sessions = new SessionRegistry(store, settings.maxInFlight, logger, now);
-    this.#normalization = new NormalizationStage(
-      store,
-      options.normalizer,
-      (notified) => sessions.wake(notified.userIds),
-      logger,
-      now,
-    );
+    const sessions = new SessionRegistry(store, settings.maxInFlight, settings.maxDevices, logger, now);
+    this.#normalization = new NormalizationStage(store, options.normalizer, logger, now);
+    const intake = new MessageIntake(store, options.normalizer, this.#normalization, logger);
+    // Connections that stopped reading while the intake was full read again.
+    intake.onDecongested(() => {
+      for (const connection of this.#connections) connection.updateReading();
+    });
     const limits: Limits = {
       maxTextChars: settings.maxTextChars,
       maxFrameBytes: settings.maxFrameBytes,
@@ -84,17 +84,11 @@ export class ParleyServer {
         settings.loginFailuresPerAddressPerMin,
       ),
       sessions,
-      messagesStored: () => this.#normalization.wake(),
+      intake,
       now,
     };
     this.#dispatcher = new Dispatcher(COMMANDS, this.#services);
-    this.#sweeper = new ExpirySweeper(
-      store,
-      settings.messageTtlMs,
-      (notified) => sessions.wake(notified.userIds),
-      logger,
-      now,
-    );
+    this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, logger, now);
     this.#listener = ParleyServer.#createListener(settings, (socket) => this.#accept(socket), logger);
     // Deadlines are checked at a quarter of the shortest, so none is overshot by more than that.
     const intervalMs = Math.min(
@@ -223,9 +217,9 @@ export class ParleyServer {
       const left = (this.#connectionsByAddress.get(address) ?? 1) - 1;
       if (left === 0) this.#connectionsByAddress.delete(address);
       else this.#connectionsByAddress.set(address, left);
-      log.info("connection closed", { reason, user: connection.user?.name });
-      const user = connection.user;
-      if (user !== undefined) void this.#services.sessions.detach(user, connection);
+      const session = connection.session;
+      log.info("connection closed", { reason, user: session?.user.name });
+      if (session !== undefined) void this.#services.sessions.detach(session);
     });
   }
 

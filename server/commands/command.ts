@@ -2,20 +2,23 @@
 // ways to act after its response is on the wire.
 
 import type { ServerSettings } from "../config.js";
+import type { Session } from "../delivery/session.js";
 import type { SessionConnection } from "../delivery/session-connection.js";
-import type { SessionRegistry, SessionUser } from "../delivery/session-registry.js";
+import type { SessionRegistry } from "../delivery/session-registry.js";
 import type { LoginThrottle } from "../login-throttle.js";
+import type { MessageIntake } from "../normalization/message-intake.js";
 import type { PasswordChecker } from "../passwords.js";
 import type { Args } from "../protocol/arguments.js";
 import type { Limits } from "../protocol/messages.js";
+import { isValidRoomName } from "../protocol/account-rules.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import type { RateLimiter } from "../rate-limiter.js";
-import type { Store, UserRecord } from "../store/store.js";
+import type { Conversation, RoomRecord, Store, UserRecord } from "../store/store.js";
 
 export interface ClientConnection extends SessionConnection {
   readonly remoteAddress: string;
   readonly state: "open" | "closing" | "closed";
-  user: SessionUser | undefined;
+  session: Session | undefined;
 }
 
 export interface Services {
@@ -27,8 +30,8 @@ export interface Services {
   readonly sendLimiter: RateLimiter;
   readonly loginThrottle: LoginThrottle;
   readonly sessions: SessionRegistry;
-  /** Tells the normalization stage that stored messages wait for it. */
-  readonly messagesStored: () => void;
+  /** Normalizes and stores sent messages, a turn's worth at a time. */
+  readonly intake: MessageIntake;
   readonly now: () => Date;
 }
 
@@ -62,7 +65,29 @@ export async function existingUser(services: Services, name: string): Promise<Us
   return record;
 }
 
-/** The logged-in user; the dispatcher has checked there is one. */
-export function currentUser(context: CommandContext): SessionUser {
-  return context.connection.user!;
+/** The logged-in device's session; the dispatcher has checked there is one. */
+export function currentSession(context: CommandContext): Session {
+  return context.connection.session!;
+}
+
+/** The live room named `name` (with its '#'), or no_such_room. */
+export async function existingRoom(services: Services, name: string): Promise<RoomRecord> {
+  const room = isValidRoomName(name) ? await services.store.findRoom(name) : undefined;
+  if (room === undefined) throw new ProtocolError("no_such_room", `there is no room "${name.slice(0, 33)}"`);
+  return room;
+}
+
+/** A room the caller is a member of, or no_such_room / not_member. */
+export async function memberRoom(context: CommandContext, name: string): Promise<RoomRecord> {
+  const room = await existingRoom(context.services, name);
+  if (!(await context.services.store.isRoomMember(room.id, currentSession(context).user.id))) {
+    throw new ProtocolError("not_member", `you are not a member of ${room.name}`);
+  }
+  return room;
+}
+
+/** What `with` names in history and read: a user, or a room the caller is in. */
+export async function conversationWith(context: CommandContext, name: string): Promise<Conversation> {
+  if (name.startsWith("#")) return { kind: "room", id: (await memberRoom(context, name)).id };
+  return { kind: "user", id: (await existingUser(context.services, name)).id };
 }

@@ -1,4 +1,6 @@
-import { stringArg } from "../protocol/arguments.js";
+import { DEFAULT_DEVICE, isValidDeviceName } from "../protocol/account-rules.js";
+import { optionalStringArg, stringArg } from "../protocol/arguments.js";
+import { ProtocolError } from "../protocol/protocol-error.js";
 import type { Command } from "./command.js";
 import { authenticate } from "./credentials.js";
 
@@ -7,22 +9,30 @@ export const login: Command = {
   pipelined: false,
   async run(context, args) {
     const { connection, services } = context;
-    const record = await authenticate(context, stringArg(args, "user"), stringArg(args, "password"));
+    const userName = stringArg(args, "user");
+    const password = stringArg(args, "password");
+    const device = optionalStringArg(args, "device") ?? DEFAULT_DEVICE;
+    if (!isValidDeviceName(device)) {
+      throw new ProtocolError("bad_argument", '"device" is 1 to 32 of the characters A-Z a-z 0-9 _ . -');
+    }
+    const record = await authenticate(context, userName, password);
 
-    const previous = connection.user;
-    if (previous !== undefined) await services.sessions.detach(previous, connection);
-    const user = { id: record.id, name: record.user };
-    connection.user = user;
-    const session = await services.sessions.attach(user, connection);
+    const previous = connection.session;
+    if (previous !== undefined) {
+      connection.session = undefined;
+      await services.sessions.detach(previous);
+    }
+    const session = await services.sessions.attach({ id: record.id, name: record.user }, device, connection);
     if (connection.state !== "open") {
       // It closed while we checked the password; its close found no session to end.
-      await services.sessions.detach(user, connection);
+      await services.sessions.detach(session);
       return undefined;
     }
-    const pending = await services.store.inboxCount(user.id);
-    connection.log.info("logged in", { user: user.name, pending });
+    connection.session = session;
+    const pending = await services.store.inboxCount(record.id, session.device.id);
+    connection.log.info("logged in", { user: record.user, device: session.device.name, pending });
     // Waiting events follow the response on the wire, never precede it.
-    context.afterResponse(() => session.pusher.start());
-    return { user: user.name, pending };
+    context.afterResponse(() => session.start());
+    return { user: record.user, pending };
   },
 };

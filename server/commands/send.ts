@@ -1,8 +1,8 @@
-import { isValidUserName } from "../protocol/account-rules.js";
+import { isValidRoomName, isValidUserName } from "../protocol/account-rules.js";
 import { stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import { codePointLength, hasInvalidCharacter, isBlank } from "../protocol/text-rules.js";
-import { type Command, currentUser } from "./command.js";
+import { type Command, currentSession } from "./command.js";
 
 const MAX_CID_CHARS = 64;
 
@@ -11,7 +11,7 @@ export const send: Command = {
   pipelined: true,
   async run(context, args) {
     const { connection, services } = context;
-    const sender = currentUser(context);
+    const session = currentSession(context);
     const to = stringArg(args, "to");
     const text = stringArg(args, "text");
     const cid = stringArg(args, "cid");
@@ -30,22 +30,25 @@ export const send: Command = {
     if (hasInvalidCharacter(text)) {
       throw new ProtocolError("invalid_text", "the text holds a control character or a lone surrogate");
     }
-    if (!isValidUserName(to))
+    if (to.startsWith("#")) {
+      if (!isValidRoomName(to)) throw new ProtocolError("no_such_room", `there is no room "${to.slice(0, 33)}"`);
+    } else if (!isValidUserName(to)) {
       throw new ProtocolError("no_such_user", `there is no user "${to.slice(0, 32)}"`);
-    if (!services.sendLimiter.take(String(sender.id), services.now().getTime())) {
+    }
+    if (!services.sendLimiter.take(String(session.user.id), services.now().getTime())) {
       throw new ProtocolError("rate_limited", "you are sending too fast; slow down");
     }
 
     // Store first: the response promises durability, and delivery only ever reads what is stored.
-    const stored = await services.store.enqueueMessage({
-      senderId: sender.id,
+    const stored = await services.intake.submit({
+      senderId: session.user.id,
+      senderDeviceId: session.device.id,
       to,
       cid,
       text,
       at: services.now().toISOString(),
       maxPending: services.settings.maxPending,
     });
-    if (!stored.duplicate) services.messagesStored();
     if (connection.log.isDebug()) connection.log.debug("message stored", { id: stored.id, to, text });
     return { id: stored.id, at: stored.at, duplicate: stored.duplicate };
   },

@@ -1,5 +1,5 @@
 import { stringArg } from "../protocol/arguments.js";
-import { type Command, currentUser } from "./command.js";
+import { type Command, currentSession } from "./command.js";
 import { authenticate } from "./credentials.js";
 
 export const unregister: Command = {
@@ -8,10 +8,13 @@ export const unregister: Command = {
   async run(context, args) {
     const { connection, services } = context;
     const password = stringArg(args, "password");
-    const user = currentUser(context);
+    const { user } = currentSession(context);
     await authenticate(context, user.name, password);
-    const notified = await services.store.deleteUser(user.id, services.now().toISOString());
-    services.sessions.wake(notified.userIds);
+    await services.store.deleteUser(user.id, services.now().toISOString());
+    // The account's other devices lose their sessions with it.
+    for (const other of services.sessions.sessionsOf(user.id)) {
+      if (other.connection !== connection) other.connection.close("account deleted", { ev: "session_replaced" });
+    }
     connection.log.info("unregistered", { user: user.name });
     context.closeAfterResponse("unregistered");
     return undefined;

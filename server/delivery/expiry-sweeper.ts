@@ -1,7 +1,8 @@
-// Expires messages that waited longer than their lifetime; their senders get `expired` receipts.
+// Expires messages that waited longer than their lifetime (their senders get `expired` receipts),
+// forgets devices unseen for as long, and prunes acknowledged events: the store's housekeeping.
 
 import type { Logger } from "../logger.js";
-import type { Notified, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 const MIN_SWEEP_INTERVAL_MS = 10;
@@ -13,7 +14,6 @@ export class ExpirySweeper {
   constructor(
     store: Store,
     messageTtlMs: number,
-    onExpired: (notified: Notified) => void,
     log: Logger,
     now: () => Date,
   ) {
@@ -24,14 +24,7 @@ export class ExpirySweeper {
       this.#sweeping = true;
       try {
         const at = now();
-        const notified = await store.expireMessages(
-          new Date(at.getTime() - messageTtlMs).toISOString(),
-          at.toISOString(),
-        );
-        if (notified.userIds.length > 0) {
-          log.info("messages expired", { senders: notified.userIds.length });
-          onExpired(notified);
-        }
+        await store.expireMessages(new Date(at.getTime() - messageTtlMs).toISOString(), at.toISOString());
       } catch (error) {
         log.warn("expiry sweep failed; will try again", { error: String(error) });
       } finally {

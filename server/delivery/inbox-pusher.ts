@@ -1,4 +1,4 @@
-// Pushes one session's inbox to its connection, in seq order, keeping at most `maxInFlight`
+// Pushes one device's stream to its connection, in seq order, keeping at most `maxInFlight`
 // events unacknowledged. It always pulls from the store (seq > last pushed) instead of
 // forwarding live events, so an event can never be skipped or overtaken: a wake-up only
 // says "look again".
@@ -15,21 +15,33 @@ const RETRY_AFTER_FAILURE_MS = 1000;
 export class InboxPusher {
   readonly #store: Store;
   readonly #userId: number;
+  readonly #deviceId: number;
   readonly #connection: SessionConnection;
+  readonly #stopListening: () => void;
   readonly #maxInFlight: number;
   /** Seqs pushed and not yet acknowledged, ascending. */
   readonly #inFlight: number[] = [];
-  #pushedUpTo = 0;
+  #pushedUpTo: number;
   #dirty = true;
   #fetching = false;
   #stopped = false;
 
-  constructor(store: Store, userId: number, connection: SessionConnection, maxInFlight: number) {
+  /** Pushes the events after `position`, the device's acknowledged seq. */
+  constructor(
+    store: Store,
+    userId: number,
+    deviceId: number,
+    position: number,
+    connection: SessionConnection,
+    maxInFlight: number,
+  ) {
     this.#store = store;
     this.#userId = userId;
+    this.#deviceId = deviceId;
+    this.#pushedUpTo = position;
     this.#connection = connection;
     this.#maxInFlight = maxInFlight;
-    connection.onWritable(() => this.#pump());
+    this.#stopListening = connection.onWritable(() => this.#pump());
   }
 
   /** Starts pushing what waits; call after the login response is written. */
@@ -58,6 +70,7 @@ export class InboxPusher {
 
   stop(): void {
     this.#stopped = true;
+    this.#stopListening();
   }
 
   #pump(): void {
@@ -66,7 +79,7 @@ export class InboxPusher {
     if (room <= 0 || !this.#connection.canPush) return;
     this.#dirty = false;
     this.#fetching = true;
-    this.#store.inboxAfter(this.#userId, this.#pushedUpTo, room).then(
+    this.#store.inboxAfter(this.#userId, this.#deviceId, this.#pushedUpTo, room).then(
       (events) => this.#push(events, room),
       (error: unknown) => {
         this.#fetching = false;

@@ -10,6 +10,7 @@ export interface SessionConnection {
   send(frame: ServerFrame): void;
   /** Writes lines already encoded as frames: a broadcast encodes once for everyone. */
   sendEncoded(lines: string): void;
-  onWritable(listener: () => void): void;
+  /** Calls `listener` each time backed-up output drains; returns what stops it. */
+  onWritable(listener: () => void): () => void;
   close(reason: string, lastEvent?: ServerEvent): void;
 }

@@ -1,83 +1,102 @@
-// Who is logged in where: one active session per user, its inbox pusher, presence.
+// Who is logged in where: one session per (user, device), presence per user, and the wake-up of
+// sessions when the store commits new events for their users (the one place that does it).
 
 import type { Logger } from "../logger.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 import type { PresenceEvent } from "../protocol/messages.js";
-import type { Store } from "../store/store.js";
-import { AckRecorder } from "./ack-recorder.js";
-import { InboxPusher } from "./inbox-pusher.js";
+import type { DeviceRecord, Store } from "../store/store.js";
+import { Session, type SessionUser } from "./session.js";
 import type { SessionConnection } from "./session-connection.js";
-
-export interface SessionUser {
-  readonly id: number;
-  readonly name: string;
-}
-
-export interface ActiveSession {
-  readonly user: SessionUser;
-  readonly connection: SessionConnection;
-  readonly pusher: InboxPusher;
-  readonly acks: AckRecorder;
-}
 
 export class SessionRegistry {
   readonly #store: Store;
   readonly #maxInFlight: number;
+  readonly #maxDevices: number;
   readonly #log: Logger;
-  readonly #byUser = new Map<number, ActiveSession>();
+  readonly #byDevice = new Map<number, Session>();
+  readonly #byUser = new Map<number, Set<Session>>();
   readonly #now: () => Date;
   readonly #pendingPresence: Array<{ readonly userId: number; readonly line: string }> = [];
 
-  constructor(store: Store, maxInFlight: number, log: Logger, now: () => Date) {
+  constructor(store: Store, maxInFlight: number, maxDevices: number, log: Logger, now: () => Date) {
     this.#store = store;
     this.#maxInFlight = maxInFlight;
+    this.#maxDevices = maxDevices;
     this.#log = log;
     this.#now = now;
+    store.onNewEvents((userIds) => {
+      for (const userId of userIds) {
+        const sessions = this.#byUser.get(userId);
+        if (sessions !== undefined) for (const session of sessions) session.wake();
+      }
+    });
   }
 
   isOnline(userId: number): boolean {
     return this.#byUser.has(userId);
   }
 
-  get(userId: number): ActiveSession | undefined {
-    return this.#byUser.get(userId);
+  /** The user's sessions, one per logged-in device. */
+  sessionsOf(userId: number): readonly Session[] {
+    return [...(this.#byUser.get(userId) ?? [])];
   }
 
   /**
-   * Makes `connection` the user's session. An earlier session of the same user is told it was
-   * replaced and closed; its unacknowledged events stay in the inbox for the new one.
-   * Pushing starts only when the caller calls `pusher.start()`, after the login response.
+   * Logs the device in and makes `connection` its session. An earlier session of the same device,
+   * and those of devices forgotten to make room for it, are told they were replaced and closed;
+   * their unacknowledged events stay for their device. Pushing starts with `session.start()`.
    */
-  async attach(user: SessionUser, connection: SessionConnection): Promise<ActiveSession> {
-    const previous = this.#byUser.get(user.id);
-    const session: ActiveSession = {
-      user,
-      connection,
-      pusher: new InboxPusher(this.#store, user.id, connection, this.#maxInFlight),
-      acks: new AckRecorder(this.#store, user.id, (notified) => this.wake(notified.userIds), this.#now),
-    };
-    this.#byUser.set(user.id, session);
-    if (previous !== undefined) {
-      previous.pusher.stop();
-      previous.connection.log.info("session replaced", { by: connection.id });
-      previous.connection.close("session replaced", { ev: "session_replaced" });
-      return session;
-    }
+  async attach(user: SessionUser, deviceName: string, connection: SessionConnection): Promise<Session> {
     const at = this.#now().toISOString();
+    const { device, forgotten } = await this.#store.attachDevice(user.id, deviceName, at, this.#maxDevices);
+    const wasOnline = this.#byUser.has(user.id);
+    for (const gone of forgotten) this.#replace(gone, connection);
+    this.#replace(device, connection);
+    const session = new Session(this.#store, user, device, connection, this.#maxInFlight, this.#now);
+    this.#byDevice.set(device.id, session);
+    const sessions = this.#byUser.get(user.id);
+    if (sessions === undefined) this.#byUser.set(user.id, new Set([session]));
+    else sessions.add(session);
+    if (wasOnline) return session;
     this.#broadcastPresence(user, true, at);
     await this.#recordPresence(user, true, at);
     return session;
   }
 
-  /** Ends the user's session if `connection` still holds it: the user goes offline. */
-  async detach(user: SessionUser, connection: SessionConnection): Promise<void> {
-    const session = this.#byUser.get(user.id);
-    if (session === undefined || session.connection !== connection) return;
-    session.pusher.stop();
-    this.#byUser.delete(user.id);
+  /** Ends the session of a device that was forgotten, if it has one. */
+  endDevice(device: DeviceRecord, by: SessionConnection): void {
+    this.#replace(device, by);
+  }
+
+  /** Ends a session; the user goes offline with their last one. */
+  async detach(session: Session): Promise<void> {
+    if (this.#byDevice.get(session.device.id) !== session) return;
+    this.#remove(session);
     const at = this.#now().toISOString();
-    this.#broadcastPresence(user, false, at);
-    await this.#recordPresence(user, false, at);
+    try {
+      await this.#store.detachDevice(session.device.id, at);
+    } catch (error) {
+      this.#log.warn("could not record the device's log-out", { error: String(error) });
+    }
+    if (this.#byUser.has(session.user.id)) return;
+    this.#broadcastPresence(session.user, false, at);
+    await this.#recordPresence(session.user, false, at);
+  }
+
+  #replace(device: DeviceRecord, by: SessionConnection): void {
+    const previous = this.#byDevice.get(device.id);
+    if (previous === undefined) return;
+    this.#remove(previous);
+    previous.connection.log.info("session replaced", { by: by.id });
+    previous.connection.close("session replaced", { ev: "session_replaced" });
+  }
+
+  #remove(session: Session): void {
+    session.stop();
+    this.#byDevice.delete(session.device.id);
+    const sessions = this.#byUser.get(session.user.id);
+    sessions?.delete(session);
+    if (sessions?.size === 0) this.#byUser.delete(session.user.id);
   }
 
   // The online flag and last-seen time are for operators; a log-in must not fail because the
@@ -88,11 +107,6 @@ export class SessionRegistry {
     } catch (error) {
       this.#log.warn("could not record presence", { user: user.name, online, error: String(error) });
     }
-  }
-
-  /** Tells the sessions of these users that their inboxes have new events. */
-  wake(userIds: readonly number[]): void {
-    for (const userId of userIds) this.#byUser.get(userId)?.pusher.wake();
   }
 
   // Presence goes to every other logged-in user, so a burst of log-ins costs O(n²) frames.
@@ -108,7 +122,7 @@ export class SessionRegistry {
     const changes = this.#pendingPresence.splice(0);
     const all = changes.map((change) => change.line).join("");
     const changed = new Set(changes.map((change) => change.userId));
-    for (const session of this.#byUser.values()) {
+    for (const session of this.#byDevice.values()) {
       if (!changed.has(session.user.id)) {
         session.connection.sendEncoded(all);
         continue;

@@ -5,7 +5,7 @@
 // ever delivered raw. One batch at a time keeps per-sender order.
 
 import type { Logger } from "../logger.js";
-import type { NormalizedMessage, Notified, Store } from "../store/store.js";
+import type { NormalizedMessage, Store } from "../store/store.js";
 import { type TextNormalizer, TextRefusedError } from "./text-normalizer.js";
 
 export interface NormalizationSettings {
@@ -23,7 +23,6 @@ export const NORMALIZATION_DEFAULTS: NormalizationSettings = {
 export class NormalizationStage {
   readonly #store: Store;
   readonly #normalizer: TextNormalizer;
-  readonly #onReleased: (notified: Notified) => void;
   readonly #log: Logger;
   readonly #settings: NormalizationSettings;
   readonly #now: () => Date;
@@ -37,14 +36,12 @@ export class NormalizationStage {
   constructor(
     store: Store,
     normalizer: TextNormalizer,
-    onReleased: (notified: Notified) => void,
     log: Logger,
     now: () => Date,
     settings: NormalizationSettings = NORMALIZATION_DEFAULTS,
   ) {
     this.#store = store;
     this.#normalizer = normalizer;
-    this.#onReleased = onReleased;
     this.#log = log;
     this.#now = now;
     this.#settings = settings;
@@ -115,7 +112,7 @@ export class NormalizationStage {
             await this.#hold(message.id, "the normalizer returned no text");
           }
         }
-        this.#onReleased(await this.#store.releaseMessages(released, at));
+        await this.#store.releaseMessages(released, at);
       } catch (error) {
         this.#scheduleRetry("store", error);
         return;
@@ -127,7 +124,7 @@ export class NormalizationStage {
   async #hold(id: number, why: string): Promise<void> {
     this.#log.error("message held: it cannot be normalized", { id, why });
     // Its sender gets an undeliverable receipt.
-    this.#onReleased(await this.#store.holdMessage(id, this.#now().toISOString()));
+    await this.#store.holdMessage(id, this.#now().toISOString());
   }
 
   #scheduleRetry(what: "store" | "normalizer", error: unknown): void {

@@ -7,7 +7,17 @@
 
 import type { HistoryMessage, InboxEvent } from "../protocol/messages.js";
 
-export type StoreErrorCode = "user_exists" | "no_such_user" | "mailbox_full" | "unavailable";
+export type StoreErrorCode =
+  | "user_exists"
+  | "no_such_user"
+  | "mailbox_full"
+  | "no_such_device"
+  | "room_exists"
+  | "no_such_room"
+  | "not_member"
+  | "not_owner"
+  | "too_many_members"
+  | "unavailable";
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -39,13 +49,21 @@ export interface NewUser {
 
 export interface NewMessage {
   readonly senderId: number;
-  /** The recipient's user name, any case. */
+  /** The device it is sent from: it does not get its own copy. */
+  readonly senderDeviceId: number;
+  /** The recipient's user name or a room's name (`#name`), any case. */
   readonly to: string;
   readonly cid: string;
-  /** The text as sent; it is normalized later, before anyone receives it. */
+  /** The text as sent. */
   readonly text: string;
+  /**
+   * The text as the normalizer gave it, when it answered at intake. The message then goes into
+   * its inboxes in the same transaction, unless older messages still wait for the normalizer
+   * (it must not overtake them): then it waits, raw, like a message stored without one.
+   */
+  readonly normalizedText?: string;
   readonly at: string;
-  /** Refuse with mailbox_full when the recipient already has this many messages waiting. */
+  /** Refuse with mailbox_full when the recipient already has this many messages undelivered. */
   readonly maxPending: number;
 }
 
@@ -66,12 +84,53 @@ export interface NormalizedMessage {
   readonly text: string;
 }
 
-/** Users who have new events in their inbox after a write: delivery wakes their sessions. */
-export interface Notified {
-  readonly userIds: readonly number[];
+export interface DeviceRecord {
+  readonly id: number;
+  readonly userId: number;
+  /** As the client named it at its first log-in. */
+  readonly name: string;
+  /** Every event of the user's stream up to this seq is acknowledged by this device. */
+  readonly ackedSeq: number;
+  readonly online: boolean;
+  readonly lastSeen: string;
 }
 
+export interface AttachedDevice {
+  readonly device: DeviceRecord;
+  /** Devices forgotten to make room for this one (maxDevices): their sessions must end. */
+  readonly forgotten: readonly DeviceRecord[];
+}
+
+export interface RoomRecord {
+  readonly id: number;
+  /** With its '#', as created. */
+  readonly name: string;
+  readonly ownerId: number;
+  readonly owner: string;
+  readonly members: number;
+}
+
+export interface RoomMemberRecord {
+  readonly userId: number;
+  readonly user: string;
+  readonly readUpTo: number | null;
+}
+
+/** Who may see a conversation: a direct one with a user, or a room. */
+export type Conversation =
+  | { readonly kind: "user"; readonly id: number }
+  | { readonly kind: "room"; readonly id: number };
+
+/**
+ * Called after each commit with the users whose streams got new events: delivery wakes their
+ * sessions. The one place that learns of new events, so no writer can forget to wake anyone.
+ */
+export type InboxListener = (userIds: ReadonlySet<number>) => void;
+
 export interface Store {
+  /** Registers the listener told of new events after every commit. */
+  onNewEvents(listener: InboxListener): void;
+
   /** Rejects with user_exists when the name is taken, compared without regard to case. */
   createUser(input: NewUser): Promise<UserRecord>;
 
@@ -84,20 +143,43 @@ export interface Store {
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;
 
-  /** Marks every account offline; called at start-up, when no session can exist. */
+  /** Marks every account and device offline; called at start-up, when no session can exist. */
   resetPresence(): Promise<void>;
 
   /**
-   * Deletes an account: its name becomes free, its inbox is dropped, and each message still
-   * waiting for it becomes undeliverable with a receipt queued to the sender.
+   * Deletes an account: its name becomes free, its inbox and devices are dropped, it leaves
+   * every room (the members get `left`), and each message still waiting for it becomes
+   * undeliverable with a receipt queued to the sender.
    */
-  deleteUser(userId: number, at: string): Promise<Notified>;
+  deleteUser(userId: number, at: string): Promise<void>;
 
   /**
-   * Stores a message with its raw text, not yet visible to its recipient. Idempotent on
-   * (senderId, cid). Rejects with no_such_user or mailbox_full; a duplicate is never refused.
+   * Logs a device in: creates it at its first log-in (its position starts at the oldest event
+   * some other device of the user has not acknowledged, or at the start of the stream for the
+   * user's first device), forgetting the least recently logged-in devices past `maxDevices`.
+   * Marks it online.
+   */
+  attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice>;
+
+  /** Marks a device offline (its session ended). */
+  detachDevice(deviceId: number, at: string): Promise<void>;
+
+  /** The user's known devices, by name. */
+  listDevices(userId: number): Promise<DeviceRecord[]>;
+
+  /** Forgets a device by name (any case); rejects with no_such_device. */
+  forgetDevice(userId: number, name: string): Promise<DeviceRecord>;
+
+  /**
+   * Stores a message. Idempotent on (senderId, cid). Rejects with no_such_user, no_such_room,
+   * not_member or mailbox_full; a duplicate is never refused. With `normalizedText` (and no
+   * older message waiting for the normalizer) it is in its inboxes once this resolves;
+   * otherwise it waits for the normalization stage.
    */
   enqueueMessage(input: NewMessage): Promise<EnqueuedMessage>;
+
+  /** True while some stored message waits for the normalizer. */
+  hasUnnormalized(): boolean;
 
   /**
    * Stored messages still waiting for normalization, oldest first. Cheap only when the caller
@@ -107,11 +189,11 @@ export interface Store {
   unnormalizedMessages(limit: number): Promise<UnnormalizedMessage[]>;
 
   /**
-   * Stores the normalized texts and releases those messages into their recipients' inboxes,
-   * in the order given (callers pass them oldest first). Messages no longer waiting
-   * (expired, or their recipient deleted) are skipped.
+   * Stores the normalized texts and releases those messages into their inboxes, in the order
+   * given (callers pass them oldest first). Messages no longer waiting (expired, or their
+   * recipient deleted) are skipped.
    */
-  releaseMessages(items: readonly NormalizedMessage[], at: string): Promise<Notified>;
+  releaseMessages(items: readonly NormalizedMessage[], at: string): Promise<void>;
 
   /**
    * Takes a message out of normalization for good (the normalizer gave no usable text), and
@@ -119,39 +201,88 @@ export interface Store {
    * nor expired, and its sender (when the account is live) gets an `undeliverable` receipt.
    * A message no longer pending is left as it is.
    */
-  holdMessage(id: number, at: string): Promise<Notified>;
-
-  /** Inbox events with seq > afterSeq, in seq order, at most `limit`. */
-  inboxAfter(userId: number, afterSeq: number, limit: number): Promise<InboxEvent[]>;
-
-  /** How many events wait in the user's inbox. */
-  inboxCount(userId: number): Promise<number>;
+  holdMessage(id: number, at: string): Promise<void>;
 
   /**
-   * Removes inbox events with seq <= upToSeq. Each acknowledged message becomes delivered
-   * and queues a `delivered` receipt to its sender (not when it was already read).
+   * A device's stream after `afterSeq`, in seq order, at most `limit`: the user's own events
+   * (but those caused by this device) merged with the logs of the user's rooms over the seq
+   * range of each membership (but this device's own room messages, and room messages older
+   * than the last expiry's limit).
    */
-  acknowledge(userId: number, upToSeq: number, at: string): Promise<Notified>;
+  inboxAfter(userId: number, deviceId: number, afterSeq: number, limit: number): Promise<InboxEvent[]>;
 
-  /** Marks messages from `fromUserId` to `readerId` with id <= upToId read; queues `read` receipts. */
-  markRead(readerId: number, fromUserId: number, upToId: number, at: string): Promise<Notified>;
+  /** How many events of the device's stream wait past its position. */
+  inboxCount(userId: number, deviceId: number): Promise<number>;
 
-  /** Normalized messages between two users, with id < beforeId when given; oldest first. */
+  /**
+   * Moves the device's position to `upToSeq` (never backwards). Messages acknowledged here
+   * before any other device of their recipient become delivered and queue a `delivered`
+   * receipt to their sender (not when already read).
+   */
+  acknowledge(userId: number, deviceId: number, upToSeq: number, at: string): Promise<void>;
+
+  /**
+   * Marks the conversation read up to message `upToId`: for a user, the messages from them with
+   * id <= upToId become read with `read` receipts; for a room, the member's read position moves.
+   * The reader's other devices get a `read_marker`.
+   */
+  markRead(
+    readerId: number,
+    deviceId: number,
+    conversation: Conversation,
+    upToId: number,
+    at: string,
+  ): Promise<void>;
+
+  /** A conversation's normalized messages, with id < beforeId when given; oldest first. */
   history(
     userId: number,
-    withUserId: number,
+    conversation: Conversation,
     beforeId: number | undefined,
     limit: number,
   ): Promise<HistoryMessage[]>;
 
   /**
-   * Messages created before `olderThan` and still waiting for normalization or in their
+   * Direct messages created before `olderThan` and still waiting for normalization or in their
    * recipient's inbox, neither acknowledged nor read, expire, with an `expired` receipt to a live
-   * sender: a message's lifetime counts from when it was sent. A message released late, because
-   * it waited for the normalizer, may outlive it by that wait at most: it expires at the latest
-   * once its release is older than `olderThan` (given `at` times that never go backwards).
+   * sender. Room messages that old are no longer delivered. Devices not seen since `olderThan`
+   * are forgotten, and inbox events every device has acknowledged are pruned.
    */
-  expireMessages(olderThan: string, at: string): Promise<Notified>;
+  expireMessages(olderThan: string, at: string): Promise<void>;
+
+  /** A live room by name, compared without regard to case. */
+  findRoom(name: string): Promise<RoomRecord | undefined>;
+
+  /** Whether the user is a member of the room now. */
+  isRoomMember(roomId: number, userId: number): Promise<boolean>;
+
+  /**
+   * Creates a room owned by `ownerId` with the members after it, in the order given; each
+   * gets a `created` event. Rejects with room_exists (any case).
+   */
+  createRoom(name: string, ownerId: number, memberIds: readonly number[], at: string): Promise<RoomRecord>;
+
+  /**
+   * Adds a member (no change when already one): every member gets `joined`. Rejects with
+   * no_such_room, not_member (the actor is not a member) or too_many_members.
+   * Resolves true when the user was added.
+   */
+  addRoomMember(roomId: number, userId: number, byId: number, at: string, maxMembers: number): Promise<boolean>;
+
+  /**
+   * Ends a membership: `left` when the user leaves, `removed` when the owner removes them; the
+   * members and the user get the event. The owner leaving hands the room to the member who
+   * joined earliest; the last member leaving deletes the room. Rejects with no_such_room,
+   * not_member (the actor), not_owner (removing someone else). Resolves false when the user
+   * was not a member.
+   */
+  removeRoomMember(roomId: number, userId: number, byId: number, at: string): Promise<boolean>;
+
+  /** The rooms the user is a member of, by name. */
+  listRooms(userId: number): Promise<RoomRecord[]>;
+
+  /** The room's members, in the order they joined. */
+  roomMembers(roomId: number): Promise<RoomMemberRecord[]>;
 
   /** Finishes writes in progress, then closes. Idempotent. */
   close(): Promise<void>;

@@ -1,241 +1,86 @@
 // The Store on SQLite through better-sqlite3. Writes go through the WriteQueue (group commit);
 // reads run at once, which is safe because a flush is synchronous: no read ever runs while a
-// transaction is open. Hot paths use statements prepared once; cold reads use kysely.
+// transaction is open. Hot paths use statements prepared once (statements.ts); cold reads use
+// kysely.
+//
+// This process is the database's only writer, so a few counts live in memory instead of in hot
+// rows that every message would update: the next seq, each user's undelivered messages (behind
+// mailbox_full), the messages waiting for the normalizer, each user's device count and each
+// room's members. Each is loaded from the database when first needed, changed only by a write
+// that succeeded, and dropped when a batch rolls back, to be loaded again.
 
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect, sql } from "kysely";
-import type { HistoryMessage, InboxEvent, MessageStatus, ReceiptStatus } from "../../protocol/messages.js";
+import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../../protocol/messages.js";
 import {
+  type AttachedDevice,
+  type Conversation,
+  type DeviceRecord,
   type EnqueuedMessage,
+  type InboxListener,
   type NewMessage,
   type NewUser,
   type NormalizedMessage,
-  type Notified,
+  type RoomMemberRecord,
+  type RoomRecord,
   type Store,
   StoreError,
   type UnnormalizedMessage,
   type UserRecord,
 } from "../store.js";
 import type { Database as Schema } from "./schema.js";
+import {
+  type DeviceRow,
+  EXPIRY_CHUNK,
+  type InboxRow,
+  type MembershipRow,
+  type PlacedMessage,
+  prepareStatements,
+  type RoomEventRow,
+  type RoomRow,
+} from "./statements.js";
 import { isBackendFailure, type StoreLogger, unavailable, WriteQueue } from "./write-queue.js";
 
 export interface SqliteStoreOptions {
   readonly logger?: StoreLogger;
 }
 
-interface UserRow {
-  readonly id: number;
-  readonly name: string;
-  readonly display_name: string;
-  readonly password_hash: string;
-  readonly created_at: string;
-  readonly last_seen_at: string | null;
-}
-
-interface InboxRow {
-  readonly seq: number;
-  readonly kind: "message" | "receipt";
-  readonly message_id: number;
-  readonly receipt_status: ReceiptStatus | null;
-  readonly event_at: string;
-  readonly text: string | null;
-  readonly message_at: string;
-  readonly sender: string;
-  readonly recipient: string;
-}
-
-/** A message that stops waiting for its recipient, with what its sender needs to hear of it. */
-interface EndingRow {
-  readonly id: number;
-  readonly sender_id: number;
-  readonly recipient_id: number;
-  readonly sender_live: 0 | 1;
-}
-
-/** A message event in an inbox, as expiry sees it. */
-interface InboxMessageRow {
-  readonly seq: number;
-  readonly event_at: string;
-  readonly id: number;
-  readonly sender_id: number;
-  readonly recipient_id: number;
-  readonly status: string;
-  readonly message_at: string;
-}
-
-interface AckedRow {
-  readonly id: number;
-  readonly status: string;
-  readonly sender_id: number;
-  readonly sender_live: 0 | 1;
-}
-
-const HISTORY_STATUSES: readonly MessageStatus[] = ["sent", "delivered", "read", "undeliverable", "expired"];
-
-/** Rows expiry reads per statement: the table changes between chunks, never under a statement. */
-const EXPIRY_CHUNK = 500;
-
-// A LIMIT taken from a parameter is written `LIMIT ? + 0`, never `LIMIT ?`: SQLite (3.53) reads a
-// bare LIMIT parameter while planning, so binding it again (every call) makes it prepare the
-// statement again. inboxAfter took 18 µs a call instead of 4.
-
-function prepareStatements(db: Database.Database) {
-  return {
-    insertUser: db.prepare<[string, string, string, string]>(
-      "INSERT INTO users (name, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-    ),
-    setPresence: db.prepare<[number, string, number]>(
-      "UPDATE users SET online = ?, last_seen_at = ? WHERE id = ?",
-    ),
-    resetPresence: db.prepare("UPDATE users SET online = 0 WHERE online <> 0"),
-    softDeleteUser: db.prepare<[string, number]>(
-      "UPDATE users SET deleted_at = ?, online = 0, pending_messages = 0 WHERE id = ? AND deleted_at IS NULL",
-    ),
-    dropInbox: db.prepare<[number]>("DELETE FROM inbox_events WHERE user_id = ?"),
-    // A prefix of messages_conversation (recipient_id, sender_id, id).
-    waitingFor: db.prepare<[number], EndingRow>(
-      `SELECT m.id, m.sender_id, m.recipient_id, s.deleted_at IS NULL AS sender_live
-       FROM messages m JOIN users s ON s.id = m.sender_id
-       WHERE m.recipient_id = ? AND m.status IN ('pending', 'sent')
-       ORDER BY m.id`,
-    ),
-    userLive: db.prepare<[number], { live: 0 | 1 }>(
-      "SELECT deleted_at IS NULL AS live FROM users WHERE id = ?",
-    ),
-
-    findDuplicate: db.prepare<[number, string], { id: number; created_at: string }>(
-      "SELECT id, created_at FROM messages WHERE sender_id = ? AND cid = ?",
-    ),
-    findRecipient: db.prepare<[string], { id: number; pending_messages: number }>(
-      "SELECT id, pending_messages FROM users WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL",
-    ),
-    insertMessage: db.prepare<[number, number, string, string, string]>(
-      `INSERT INTO messages (sender_id, recipient_id, cid, raw_text, status, created_at)
-       VALUES (?, ?, ?, ?, 'pending', ?)`,
-    ),
-    addPending: db.prepare<[number, number]>(
-      "UPDATE users SET pending_messages = pending_messages + ? WHERE id = ?",
-    ),
-
-    // The normalization queue: a range of rowids from the cursor in normalization_progress, not
-    // an index (one that every status change rewrote). Safe because ids are given in commit
-    // order on this one connection and reads see only committed rows: a message stored after
-    // the cursor last moved has a greater id than every message the cursor has passed. Short
-    // because the stage settles the oldest messages first: the range starts at the oldest
-    // message still pending.
-    unnormalized: db.prepare<[number], UnnormalizedMessage>(
-      `SELECT id, raw_text AS text FROM messages
-       WHERE id > (SELECT last_message_id FROM normalization_progress WHERE id = 1) AND status = 'pending'
-       ORDER BY id LIMIT ? + 0`,
-    ),
-    // Moves the cursor forward to just before the oldest message still pending, or to the newest
-    // message when none is; never backwards. Not simply to the highest id settled: a caller may
-    // settle a message before an older one (the stage holds a refused text from the middle of a
-    // batch), which the cursor must not pass. The rows it walks are those just released or held,
-    // and those that ended otherwise (a skipped release, expiry, a deleted recipient).
-    advanceProgress: db.prepare(
-      `UPDATE normalization_progress SET last_message_id = max(last_message_id, coalesce(
-         (SELECT m.id - 1 FROM messages m
-          WHERE m.id > normalization_progress.last_message_id AND m.status = 'pending'
-          ORDER BY m.id LIMIT 1),
-         (SELECT max(id) FROM messages),
-         0))
-       WHERE id = 1`,
-    ),
-    release: db.prepare<[string, string, number], { recipient_id: number }>(
-      `UPDATE messages SET text = ?, status = 'sent', released_at = ?
-       WHERE id = ? AND status = 'pending' RETURNING recipient_id`,
-    ),
-    hold: db.prepare<[number], { sender_id: number; recipient_id: number }>(
-      "UPDATE messages SET status = 'held' WHERE id = ? AND status = 'pending' RETURNING sender_id, recipient_id",
-    ),
-    insertMessageEvent: db.prepare<[number, number, string]>(
-      "INSERT INTO inbox_events (user_id, kind, message_id, created_at) VALUES (?, 'message', ?, ?)",
-    ),
-    insertReceipt: db.prepare<[number, number, ReceiptStatus, string]>(
-      "INSERT INTO inbox_events (user_id, kind, message_id, receipt_status, created_at) VALUES (?, 'receipt', ?, ?, ?)",
-    ),
-
-    inboxAfter: db.prepare<[number, number, number], InboxRow>(
-      `SELECT e.seq, e.kind, e.message_id, e.receipt_status, e.created_at AS event_at,
-              m.text, m.created_at AS message_at, s.name AS sender, r.name AS recipient
-       FROM inbox_events e
-       JOIN messages m ON m.id = e.message_id
-       JOIN users s ON s.id = m.sender_id
-       JOIN users r ON r.id = m.recipient_id
-       WHERE e.user_id = ? AND e.seq > ?
-       ORDER BY e.seq
-       LIMIT ? + 0`,
-    ),
-    inboxCount: db.prepare<[number], { n: number }>(
-      "SELECT count(*) AS n FROM inbox_events WHERE user_id = ?",
-    ),
-
-    acked: db.prepare<[number, number], AckedRow>(
-      `SELECT m.id, m.status, m.sender_id, s.deleted_at IS NULL AS sender_live
-       FROM inbox_events e
-       JOIN messages m ON m.id = e.message_id
-       JOIN users s ON s.id = m.sender_id
-       WHERE e.user_id = ? AND e.seq <= ? AND e.kind = 'message'
-       ORDER BY e.seq`,
-    ),
-    deliver: db.prepare<[string, number]>(
-      "UPDATE messages SET status = 'delivered', delivered_at = ? WHERE id = ?",
-    ),
-    dropEventsUpTo: db.prepare<[number, number]>("DELETE FROM inbox_events WHERE user_id = ? AND seq <= ?"),
-
-    readable: db.prepare<[number, number, number], { id: number }>(
-      `SELECT id FROM messages
-       WHERE sender_id = ? AND recipient_id = ? AND id <= ? AND status IN ('sent', 'delivered')
-       ORDER BY id`,
-    ),
-    markRead: db.prepare<[string, number]>("UPDATE messages SET status = 'read', read_at = ? WHERE id = ?"),
-
-    // Messages the normalizer has not answered for: a rowid range from the cursor, in chunks.
-    progress: db.prepare<[], { last_message_id: number }>(
-      "SELECT last_message_id FROM normalization_progress WHERE id = 1",
-    ),
-    expiringPending: db.prepare<[number, string], EndingRow>(
-      `SELECT m.id, m.sender_id, m.recipient_id, s.deleted_at IS NULL AS sender_live
-       FROM messages m JOIN users s ON s.id = m.sender_id
-       WHERE m.id > ? AND m.status = 'pending' AND m.created_at < ?
-       ORDER BY m.id LIMIT ${EXPIRY_CHUNK}`,
-    ),
-    // Message events in inbox order (rowid order), in chunks.
-    inboxMessages: db.prepare<[number], InboxMessageRow>(
-      `SELECT e.seq, e.created_at AS event_at, m.id, m.sender_id, m.recipient_id, m.status,
-              m.created_at AS message_at
-       FROM inbox_events e JOIN messages m ON m.id = e.message_id
-       WHERE e.seq > ? AND e.kind = 'message'
-       ORDER BY e.seq LIMIT ${EXPIRY_CHUNK}`,
-    ),
-    setStatus: db.prepare<["undeliverable" | "expired", number]>(
-      "UPDATE messages SET status = ? WHERE id = ?",
-    ),
-    dropEvent: db.prepare<[number]>("DELETE FROM inbox_events WHERE seq = ?"),
-  };
-}
+/** The end of an open membership's seq range. */
+const NO_END = Number.MAX_SAFE_INTEGER;
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #kysely: Kysely<Schema>;
   readonly #writes: WriteQueue;
   readonly #s: ReturnType<typeof prepareStatements>;
+  readonly #listeners: InboxListener[] = [];
   #closing: Promise<void> | undefined;
   #closed = false;
-  // Every inbox event with seq <= this is out of expiry's reach for good: a receipt, or a message
-  // event whose message is no longer 'sent' (nothing makes a message 'sent' again; a release adds
-  // a new event, with a greater seq). Lets a sweep skip the receipts and read-but-unacknowledged
-  // messages that pile up in the inboxes of users who stay away. Moved only once the sweep that
-  // found it has committed; 0 after a restart.
-  #expirySettledSeq = 0;
+
+  #lastSeq: number;
+  #seqDirty = false;
+  /** Users whose streams got events in the batch being written. */
+  #touched = new Set<number>();
+  /** Messages stored released while none waited for the normalizer: the cursor may follow. */
+  #cursorBehind = false;
+  #pendingCount: number | undefined;
+  readonly #undelivered = new Map<number, number>();
+  readonly #deviceCount = new Map<number, number>();
+  readonly #roomMemberIds = new Map<number, number[]>();
+  /** Room messages created before this are no longer delivered (set by each expiry sweep). */
+  #roomHorizon = "";
 
   /** `db` must be open, with its pragmas set and its schema migrated (see open-store.ts). */
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
     this.#db = db;
     this.#kysely = new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
-    this.#writes = new WriteQueue(db, options.logger);
     this.#s = prepareStatements(db);
+    this.#lastSeq = this.#s.lastSeq.get()!.last_seq;
+    this.#writes = new WriteQueue(db, options.logger, {
+      beforeCommit: () => this.#beforeCommit(),
+      afterCommit: () => this.#afterCommit(),
+      afterRollback: () => this.#afterRollback(),
+    });
   }
 
   /** Transactions committed so far; each holds every write of one flush. */
@@ -251,6 +96,12 @@ export class SqliteStore implements Store {
     return this.#db;
   }
 
+  onNewEvents(listener: InboxListener): void {
+    this.#listeners.push(listener);
+  }
+
+  // --- accounts ---------------------------------------------------------------------------
+
   createUser(input: NewUser): Promise<UserRecord> {
     return this.#writes.enqueue(() => {
       let id: number;
@@ -259,7 +110,7 @@ export class SqliteStore implements Store {
           this.#s.insertUser.run(input.user, input.name, input.passwordHash, input.at).lastInsertRowid,
         );
       } catch (error) {
-        if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE") {
+        if (isUniqueViolation(error)) {
           throw new StoreError("user_exists", `the user name ${input.user} is taken`, { cause: error });
         }
         throw error;
@@ -308,129 +159,360 @@ export class SqliteStore implements Store {
   resetPresence(): Promise<void> {
     return this.#writes.enqueue(() => {
       this.#s.resetPresence.run();
+      this.#s.resetDevicePresence.run();
     });
   }
 
-  deleteUser(userId: number, at: string): Promise<Notified> {
+  deleteUser(userId: number, at: string): Promise<void> {
     return this.#writes.enqueue(() => {
-      const notified = new Set<number>();
-      if (this.#s.softDeleteUser.run(at, userId).changes === 0) return { userIds: [] };
+      if (this.#s.softDeleteUser.run(at, userId).changes === 0) return;
       this.#s.dropInbox.run(userId);
+      this.#s.dropDevices.run(userId);
+      for (const membership of this.#s.currentMemberships.all(userId)) {
+        this.#endMembership(membership.room_id, userId, userId, "left", at);
+      }
+      let pendingEnded = 0;
       // Held messages ended when they were held.
       for (const message of this.#s.waitingFor.all(userId)) {
+        if (message.status === "pending") pendingEnded += 1;
         this.#s.setStatus.run("undeliverable", message.id);
         if (message.sender_id !== userId && message.sender_live === 1) {
-          this.#s.insertReceipt.run(message.sender_id, message.id, "undeliverable", at);
-          notified.add(message.sender_id);
+          this.#receipt(message.sender_id, message.id, "undeliverable", at);
         }
       }
-      return { userIds: [...notified] };
+      if (pendingEnded > 0) this.#s.advanceProgress.run();
+      this.#touched.delete(userId);
+      this.#undelivered.delete(userId);
+      this.#deviceCount.delete(userId);
+      if (this.#pendingCount !== undefined) this.#pendingCount -= pendingEnded;
     });
   }
+
+  // --- devices ----------------------------------------------------------------------------
+
+  attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice> {
+    return this.#writes.enqueue(() => {
+      const existing = this.#s.findDevice.get(userId, name);
+      if (existing !== undefined) {
+        this.#s.deviceLogin.run(at, at, existing.id);
+        return { device: toDeviceRecord({ ...existing, online: 1, last_seen_at: at }), forgotten: [] };
+      }
+      const known = this.#s.devicesByLogin.all(userId);
+      // The oldest event that some device has not acknowledged: where this one starts.
+      const position = known.length === 0 ? 0 : Math.min(...known.map((device) => device.acked_seq));
+      const forgotten: DeviceRecord[] = [];
+      while (known.length >= maxDevices) {
+        const oldest = known.shift()!;
+        this.#forget(oldest);
+        forgotten.push(toDeviceRecord(oldest));
+      }
+      const id = Number(this.#s.insertDevice.run(userId, name, position, at, at, at).lastInsertRowid);
+      this.#deviceCount.set(userId, known.length + 1);
+      const device: DeviceRow = {
+        id,
+        user_id: userId,
+        name,
+        acked_seq: position,
+        online: 1,
+        last_seen_at: at,
+      };
+      return { device: toDeviceRecord(device), forgotten };
+    });
+  }
+
+  detachDevice(deviceId: number, at: string): Promise<void> {
+    return this.#writes.enqueue(() => {
+      this.#s.deviceLogout.run(at, deviceId);
+    });
+  }
+
+  listDevices(userId: number): Promise<DeviceRecord[]> {
+    return this.#read(() => this.#s.devicesByName.all(userId).map(toDeviceRecord));
+  }
+
+  forgetDevice(userId: number, name: string): Promise<DeviceRecord> {
+    return this.#writes.enqueue(() => {
+      const device = this.#s.findDevice.get(userId, name);
+      if (device === undefined) {
+        throw new StoreError("no_such_device", `you have no device "${name.slice(0, 32)}"`);
+      }
+      this.#forget(device);
+      this.#deviceCount.set(userId, this.#devicesOf(userId) - 1);
+      return toDeviceRecord(device);
+    });
+  }
+
+  /** Drops a device. Events it alone held back go first, so that no later device gets them. */
+  #forget(device: DeviceRow): void {
+    this.#prune(device.user_id);
+    this.#s.deleteDevice.run(device.id);
+  }
+
+  /** Drops the user's events every device has acknowledged, and the memberships they ended. */
+  #prune(userId: number): void {
+    const floor = this.#s.minAcked.get(userId)?.floor;
+    if (floor === null || floor === undefined) return;
+    this.#s.pruneInbox.run(userId, floor);
+    this.#s.pruneMemberships.run(userId, floor);
+  }
+
+  #devicesOf(userId: number): number {
+    let count = this.#deviceCount.get(userId);
+    if (count === undefined) {
+      count = this.#s.deviceCount.get(userId)!.n;
+      this.#deviceCount.set(userId, count);
+    }
+    return count;
+  }
+
+  // --- messages ---------------------------------------------------------------------------
 
   enqueueMessage(input: NewMessage): Promise<EnqueuedMessage> {
     return this.#writes.enqueue(() => {
       const first = this.#s.findDuplicate.get(input.senderId, input.cid);
       if (first !== undefined) return { id: first.id, at: first.created_at, duplicate: true };
-      const recipient = this.#s.findRecipient.get(input.to);
-      if (recipient === undefined) throw new StoreError("no_such_user", `there is no user ${input.to}`);
-      if (recipient.pending_messages >= input.maxPending) {
-        throw new StoreError("mailbox_full", `${input.to} already has ${input.maxPending} messages waiting`);
+      let recipientId: number | null = null;
+      let roomId: number | null = null;
+      if (input.to.startsWith("#")) {
+        const room = this.#s.findRoom.get(input.to);
+        if (room === undefined) throw noSuchRoom(input.to);
+        if (!this.#memberIds(room.id).includes(input.senderId)) throw notMember(room.name);
+        roomId = room.id;
+      } else {
+        const recipient = this.#s.findRecipient.get(input.to);
+        if (recipient === undefined) throw new StoreError("no_such_user", `there is no user ${input.to}`);
+        if (this.#undeliveredTo(recipient.id) >= input.maxPending) {
+          throw new StoreError("mailbox_full", `${input.to} already has ${input.maxPending} messages waiting`);
+        }
+        recipientId = recipient.id;
       }
-      const inserted = this.#s.insertMessage.run(
-        input.senderId,
-        recipient.id,
-        input.cid,
-        input.text,
-        input.at,
+      const released = input.normalizedText !== undefined && this.#pending() === 0;
+      const id = Number(
+        (released
+          ? this.#s.insertReleased.run(
+              input.senderId,
+              input.senderDeviceId,
+              recipientId,
+              roomId,
+              input.cid,
+              input.normalizedText!,
+              input.at,
+              input.at,
+            )
+          : this.#s.insertPending.run(
+              input.senderId,
+              input.senderDeviceId,
+              recipientId,
+              roomId,
+              input.cid,
+              input.text,
+              input.at,
+            )
+        ).lastInsertRowid,
       );
-      this.#s.addPending.run(1, recipient.id);
-      return { id: Number(inserted.lastInsertRowid), at: input.at, duplicate: false };
+      if (released) {
+        this.#place(
+          {
+            id,
+            sender_id: input.senderId,
+            sender_device_id: input.senderDeviceId,
+            recipient_id: recipientId,
+            room_id: roomId,
+          },
+          input.at,
+        );
+        this.#cursorBehind = true;
+      } else {
+        this.#pendingCount = this.#pending() + 1;
+      }
+      if (recipientId !== null) this.#undelivered.set(recipientId, this.#undeliveredTo(recipientId) + 1);
+      return { id, at: input.at, duplicate: false };
     });
+  }
+
+  hasUnnormalized(): boolean {
+    return this.#pending() > 0;
   }
 
   unnormalizedMessages(limit: number): Promise<UnnormalizedMessage[]> {
     return this.#read(() => this.#s.unnormalized.all(limit));
   }
 
-  releaseMessages(items: readonly NormalizedMessage[], at: string): Promise<Notified> {
+  releaseMessages(items: readonly NormalizedMessage[], at: string): Promise<void> {
     return this.#writes.enqueue(() => {
-      const notified = new Set<number>();
+      let released = 0;
       for (const item of items) {
-        const released = this.#s.release.get(item.text, at, item.id);
-        if (released === undefined) continue;
-        this.#s.insertMessageEvent.run(released.recipient_id, item.id, at);
-        notified.add(released.recipient_id);
+        const message = this.#s.release.get(item.text, at, item.id);
+        if (message === undefined) continue;
+        this.#place(message, at);
+        released += 1;
       }
       this.#s.advanceProgress.run();
-      return { userIds: [...notified] };
+      this.#pendingCount = this.#pending() - released;
     });
   }
 
-  holdMessage(id: number, at: string): Promise<Notified> {
+  holdMessage(id: number, at: string): Promise<void> {
     return this.#writes.enqueue(() => {
       const held = this.#s.hold.get(id);
-      if (held === undefined) return { userIds: [] };
+      if (held === undefined) return;
       this.#s.advanceProgress.run();
-      this.#s.addPending.run(-1, held.recipient_id);
-      if (this.#s.userLive.get(held.sender_id)?.live !== 1) return { userIds: [] };
-      this.#s.insertReceipt.run(held.sender_id, id, "undeliverable", at);
-      return { userIds: [held.sender_id] };
+      if (held.recipient_id !== null && this.#s.userLive.get(held.sender_id)?.live === 1) {
+        this.#receipt(held.sender_id, id, "undeliverable", at);
+      }
+      this.#pendingCount = this.#pending() - 1;
+      if (held.recipient_id !== null) this.#undeliveredChange(held.recipient_id, -1);
     });
   }
 
-  inboxAfter(userId: number, afterSeq: number, limit: number): Promise<InboxEvent[]> {
-    return this.#read(() => this.#s.inboxAfter.all(userId, afterSeq, limit).map(toInboxEvent));
+  /**
+   * Puts a released message where its readers find it: a direct message in its recipient's
+   * inbox, and in its sender's for their other devices; a room message in the room's log.
+   */
+  #place(message: PlacedMessage, at: string): void {
+    if (message.room_id !== null) {
+      this.#s.insertRoomMessage.run(message.room_id, this.#nextSeq(), message.id, at);
+      for (const memberId of this.#memberIds(message.room_id)) this.#touched.add(memberId);
+      return;
+    }
+    const recipientId = message.recipient_id!;
+    this.#s.insertMessageEvent.run(recipientId, this.#nextSeq(), message.id, null, at);
+    this.#touched.add(recipientId);
+    if (recipientId !== message.sender_id && this.#devicesOf(message.sender_id) > 1) {
+      this.#s.insertMessageEvent.run(message.sender_id, this.#nextSeq(), message.id, message.sender_device_id, at);
+      this.#touched.add(message.sender_id);
+    }
   }
 
-  inboxCount(userId: number): Promise<number> {
-    return this.#read(() => this.#s.inboxCount.get(userId)!.n);
+  #receipt(userId: number, messageId: number, status: "delivered" | "read" | "undeliverable" | "expired", at: string) {
+    this.#s.insertReceipt.run(userId, this.#nextSeq(), messageId, status, at);
+    this.#touched.add(userId);
   }
 
-  acknowledge(userId: number, upToSeq: number, at: string): Promise<Notified> {
+  // --- streams ----------------------------------------------------------------------------
+
+  inboxAfter(userId: number, deviceId: number, afterSeq: number, limit: number): Promise<InboxEvent[]> {
+    return this.#read(() => {
+      const own = this.#s.inboxAfter.all(userId, afterSeq, deviceId, limit).map(toInboxEvent);
+      const memberships = this.#s.streamMemberships.all(userId, afterSeq);
+      if (memberships.length === 0) return own;
+      const events: InboxEvent[] = own;
+      for (const membership of memberships) {
+        const rows = this.#s.roomEventsAfter.all(
+          membership.room_id,
+          Math.max(afterSeq, membership.first_seq - 1),
+          membership.last_seq ?? NO_END,
+          userId,
+          deviceId,
+          this.#roomHorizon,
+          limit,
+        );
+        for (const row of rows) events.push(toRoomInboxEvent(row, membership.name));
+      }
+      events.sort((a, b) => a.seq - b.seq);
+      return events.length > limit ? events.slice(0, limit) : events;
+    });
+  }
+
+  inboxCount(userId: number, deviceId: number): Promise<number> {
+    return this.#read(() => {
+      const position = this.#s.devicePosition.get(deviceId)?.acked_seq ?? 0;
+      let count = this.#s.inboxCount.get(userId, position, deviceId)!.n;
+      for (const membership of this.#s.streamMemberships.all(userId, position)) {
+        count += this.#s.roomEventCount.get(
+          membership.room_id,
+          Math.max(position, membership.first_seq - 1),
+          membership.last_seq ?? NO_END,
+          userId,
+          deviceId,
+          this.#roomHorizon,
+        )!.n;
+      }
+      return count;
+    });
+  }
+
+  acknowledge(userId: number, deviceId: number, upToSeq: number, at: string): Promise<void> {
     return this.#writes.enqueue(() => {
-      const notified = new Set<number>();
-      let stoppedWaiting = 0;
-      for (const message of this.#s.acked.all(userId, upToSeq)) {
-        // A message read before it was acknowledged still counted as waiting until now.
-        if (message.status === "sent" || message.status === "read") stoppedWaiting += 1;
+      // Delivered is decided by the first device to acknowledge: the user's furthest position.
+      const deliveredUpTo = this.#s.maxAcked.get(userId)?.top ?? 0;
+      this.#s.moveDevice.run(upToSeq, at, deviceId);
+      if (upToSeq <= deliveredUpTo) return;
+      let delivered = 0;
+      for (const message of this.#s.newlyAcked.all(userId, deliveredUpTo, upToSeq)) {
+        if (message.delivered_at !== null) continue;
+        delivered += 1;
+        // A message read before it was acknowledged gets its delivery time, not a second receipt.
+        if (message.status === "read") {
+          this.#s.setDeliveredAt.run(at, message.id);
+          continue;
+        }
         if (message.status !== "sent") continue;
         this.#s.deliver.run(at, message.id);
-        if (message.sender_live === 1) {
-          this.#s.insertReceipt.run(message.sender_id, message.id, "delivered", at);
-          notified.add(message.sender_id);
-        }
+        if (message.sender_live === 1) this.#receipt(message.sender_id, message.id, "delivered", at);
       }
-      this.#s.dropEventsUpTo.run(userId, upToSeq);
-      if (stoppedWaiting > 0) this.#s.addPending.run(-stoppedWaiting, userId);
-      return { userIds: [...notified] };
+      if (delivered > 0) this.#undeliveredChange(userId, -delivered);
     });
   }
 
-  markRead(readerId: number, fromUserId: number, upToId: number, at: string): Promise<Notified> {
+  markRead(
+    readerId: number,
+    deviceId: number,
+    conversation: Conversation,
+    upToId: number,
+    at: string,
+  ): Promise<void> {
     return this.#writes.enqueue(() => {
-      const senderLive = this.#s.userLive.get(fromUserId)?.live === 1;
-      let receipts = 0;
-      // The inbox event stays, and with it the message's place in the waiting count, until the
-      // reader acknowledges it: acknowledge() is where the count goes down.
-      for (const message of this.#s.readable.all(fromUserId, readerId, upToId)) {
-        this.#s.markRead.run(at, message.id);
-        if (senderLive) {
-          this.#s.insertReceipt.run(fromUserId, message.id, "read", at);
-          receipts += 1;
+      if (conversation.kind === "room") {
+        this.#s.readRoom.run(upToId, conversation.id, readerId);
+      } else {
+        const senderLive = this.#s.userLive.get(conversation.id)?.live === 1;
+        // The message keeps its place among the undelivered until a device acknowledges it.
+        for (const message of this.#s.readable.all(conversation.id, readerId, upToId)) {
+          this.#s.markRead.run(at, message.id);
+          if (senderLive) this.#receipt(conversation.id, message.id, "read", at);
         }
       }
-      return { userIds: receipts > 0 ? [fromUserId] : [] };
+      if (this.#devicesOf(readerId) > 1) {
+        this.#s.insertReadMarker.run(
+          readerId,
+          this.#nextSeq(),
+          deviceId,
+          conversation.kind === "user" ? conversation.id : null,
+          conversation.kind === "room" ? conversation.id : null,
+          upToId,
+          at,
+        );
+        this.#touched.add(readerId);
+      }
     });
   }
 
   history(
     userId: number,
-    withUserId: number,
+    conversation: Conversation,
     beforeId: number | undefined,
     limit: number,
   ): Promise<HistoryMessage[]> {
     return this.#read(async () => {
+      if (conversation.kind === "room") {
+        const rows = await this.#kysely
+          .selectFrom("messages as m")
+          .innerJoin("users as s", "s.id", "m.sender_id")
+          .innerJoin("rooms as r", "r.id", "m.room_id")
+          .select(["m.id", "s.name as from", "r.name as to", "m.text", "m.created_at as at"])
+          .where("m.room_id", "=", conversation.id)
+          .where("m.text", "is not", null)
+          .where("m.status", "=", "sent")
+          .$if(beforeId !== undefined, (query) => query.where("m.id", "<", beforeId!))
+          .orderBy("m.id", "desc")
+          .limit(limit)
+          .execute();
+        return rows
+          .reverse()
+          .map((row) => ({ id: row.id, from: row.from, to: row.to, text: row.text!, at: row.at, status: "sent" }));
+      }
+      const withUserId = conversation.id;
       // One direction of the conversation, newest first, walking the (recipient, sender, id) index.
       const direction = (from: number, to: number) =>
         this.#kysely
@@ -438,21 +520,21 @@ export class SqliteStore implements Store {
           .innerJoin("users as s", "s.id", "m.sender_id")
           .innerJoin("users as r", "r.id", "m.recipient_id")
           .select(["m.id", "s.name as from", "r.name as to", "m.text", "m.created_at as at", "m.status"])
-          .where("m.sender_id", "=", from)
           .where("m.recipient_id", "=", to)
+          .where("m.sender_id", "=", from)
           .where("m.text", "is not", null)
           .where("m.status", "in", HISTORY_STATUSES)
           .$if(beforeId !== undefined, (query) => query.where("m.id", "<", beforeId!))
           .orderBy("m.id", "desc")
           .limit(limit);
-      const conversation =
+      const conversationQuery =
         userId === withUserId
           ? this.#kysely.selectFrom(direction(userId, userId).as("c")).selectAll()
           : this.#kysely
               .selectFrom(direction(userId, withUserId).as("c"))
               .selectAll()
               .unionAll(this.#kysely.selectFrom(direction(withUserId, userId).as("c")).selectAll());
-      const rows = await conversation.orderBy("id", "desc").limit(limit).execute();
+      const rows = await conversationQuery.orderBy("id", "desc").limit(limit).execute();
       return rows.reverse().map((row) => ({
         id: row.id,
         from: row.from,
@@ -464,64 +546,234 @@ export class SqliteStore implements Store {
     });
   }
 
-  expireMessages(olderThan: string, at: string): Promise<Notified> {
-    return this.#writes
-      .enqueue(() => {
-        const notified = new Set<number>();
-        const expire = (message: EndingRow) => {
-          this.#s.setStatus.run("expired", message.id);
-          this.#s.addPending.run(-1, message.recipient_id);
-          if (message.sender_live === 1) {
-            this.#s.insertReceipt.run(message.sender_id, message.id, "expired", at);
-            notified.add(message.sender_id);
-          }
-        };
-
-        // Messages the normalizer has not answered for longer than the lifetime (an outage).
-        // Then the cursor may pass them.
-        let pendingAfter = this.#s.progress.get()!.last_message_id;
-        let expiredPending = 0;
-        for (;;) {
-          const chunk = this.#s.expiringPending.all(pendingAfter, olderThan);
-          for (const message of chunk) expire(message);
-          expiredPending += chunk.length;
-          if (chunk.length < EXPIRY_CHUNK) break;
-          pendingAfter = chunk[chunk.length - 1]!.id;
+  expireMessages(olderThan: string, at: string): Promise<void> {
+    return this.#writes.enqueue(() => {
+      const expire = (message: { id: number; sender_id: number; recipient_id: number | null }) => {
+        this.#s.setStatus.run("expired", message.id);
+        if (message.recipient_id === null) return;
+        this.#undeliveredChange(message.recipient_id, -1);
+        if (this.#s.userLive.get(message.sender_id)?.live === 1) {
+          this.#receipt(message.sender_id, message.id, "expired", at);
         }
-        if (expiredPending > 0) this.#s.advanceProgress.run();
+      };
 
-        // Released messages, through the inboxes: they hold only unacknowledged events, in the
-        // order of release (seq order), each dated at its release, which comes after its
-        // message was created. The walk stops at the first message event released at or after
-        // the limit: the messages after it were either created after the limit or released late,
-        // having waited for the normalizer; such a message expires once its release is older
-        // than the limit, at the latest. (This assumes `at` never goes backwards.)
-        let settled = this.#expirySettledSeq;
-        let after = settled;
-        let stillSettled = true;
-        walk: for (;;) {
-          const chunk = this.#s.inboxMessages.all(after);
-          for (const event of chunk) {
-            if (event.event_at >= olderThan) break walk;
-            if (event.status === "sent") {
-              if (event.message_at < olderThan) {
-                this.#s.dropEvent.run(event.seq);
-                expire({ ...event, sender_live: this.#s.userLive.get(event.sender_id)?.live ?? 0 });
-              } else {
-                stillSettled = false;
-              }
-            }
-            if (stillSettled) settled = event.seq;
-            after = event.seq;
-          }
-          if (chunk.length < EXPIRY_CHUNK) break;
+      // Messages the normalizer has not answered for longer than the lifetime (an outage).
+      let pendingAfter = this.#s.progress.get()!.last_message_id;
+      let expiredPending = 0;
+      for (;;) {
+        const chunk = this.#s.expiringPending.all(pendingAfter, olderThan);
+        for (const message of chunk) expire(message);
+        expiredPending += chunk.length;
+        if (chunk.length < EXPIRY_CHUNK) break;
+        pendingAfter = chunk[chunk.length - 1]!.id;
+      }
+      if (expiredPending > 0) {
+        this.#s.advanceProgress.run();
+        this.#pendingCount = this.#pending() - expiredPending;
+      }
+
+      // Direct messages in id order (the order they were stored, so of their times) from where
+      // the last sweep stopped, up to the first one young enough to live on.
+      let cursor = this.#s.lastSeq.get()!.expiry_cursor;
+      walk: for (;;) {
+        const chunk = this.#s.messagesAfter.all(cursor);
+        for (const message of chunk) {
+          if (message.created_at >= olderThan || message.status === "pending") break walk;
+          if (message.status === "sent" && message.recipient_id !== null) expire(message);
+          cursor = message.id;
         }
-        return { userIds: [...notified], settled };
-      })
-      .then(({ userIds, settled }) => {
-        this.#expirySettledSeq = Math.max(this.#expirySettledSeq, settled);
-        return { userIds };
-      });
+        if (chunk.length < EXPIRY_CHUNK) break;
+      }
+      this.#s.setExpiryCursor.run(cursor);
+      this.#roomHorizon = olderThan;
+
+      for (const device of this.#s.staleDevices.all(olderThan)) {
+        this.#forget(device);
+        this.#deviceCount.delete(device.user_id);
+      }
+      for (const { user_id } of this.#s.usersWithDevices.all()) this.#prune(user_id);
+    });
+  }
+
+  // --- rooms ------------------------------------------------------------------------------
+
+  findRoom(name: string): Promise<RoomRecord | undefined> {
+    return this.#read(() => {
+      const room = this.#s.findRoom.get(name);
+      return room === undefined ? undefined : this.#roomRecord(room);
+    });
+  }
+
+  isRoomMember(roomId: number, userId: number): Promise<boolean> {
+    return this.#read(() => this.#memberIds(roomId).includes(userId));
+  }
+
+  createRoom(name: string, ownerId: number, memberIds: readonly number[], at: string): Promise<RoomRecord> {
+    return this.#writes.enqueue(() => {
+      let roomId: number;
+      try {
+        roomId = Number(this.#s.insertRoom.run(name, ownerId, at).lastInsertRowid);
+      } catch (error) {
+        if (isUniqueViolation(error)) {
+          throw new StoreError("room_exists", `there is a room ${name} already`, { cause: error });
+        }
+        throw error;
+      }
+      const seq = this.#nextSeq();
+      this.#s.insertRoomChange.run(roomId, seq, "created", ownerId, ownerId, at);
+      const members = [...new Set([ownerId, ...memberIds])];
+      for (const memberId of members) {
+        this.#s.insertMembership.run(roomId, memberId, seq, at);
+        this.#touched.add(memberId);
+      }
+      this.#roomMemberIds.set(roomId, members);
+      return this.#roomRecord({ id: roomId, name, owner_id: ownerId });
+    });
+  }
+
+  addRoomMember(roomId: number, userId: number, byId: number, at: string, maxMembers: number): Promise<boolean> {
+    return this.#writes.enqueue(() => {
+      const room = this.#liveRoom(roomId);
+      const members = this.#memberIds(room.id);
+      if (!members.includes(byId)) throw notMember(room.name);
+      if (members.includes(userId)) return false;
+      if (members.length >= maxMembers) {
+        throw new StoreError("too_many_members", `${room.name} has ${maxMembers} members, the most it may have`);
+      }
+      const seq = this.#nextSeq();
+      this.#s.insertMembership.run(room.id, userId, seq, at);
+      this.#s.insertRoomChange.run(room.id, seq, "joined", userId, byId, at);
+      this.#roomMemberIds.set(room.id, [...members, userId]);
+      for (const memberId of members) this.#touched.add(memberId);
+      this.#touched.add(userId);
+      return true;
+    });
+  }
+
+  removeRoomMember(roomId: number, userId: number, byId: number, at: string): Promise<boolean> {
+    return this.#writes.enqueue(() => {
+      const room = this.#liveRoom(roomId);
+      const members = this.#memberIds(room.id);
+      if (!members.includes(byId)) throw notMember(room.name);
+      if (userId !== byId && room.owner_id !== byId) {
+        throw new StoreError("not_owner", `only the owner of ${room.name} removes members`);
+      }
+      if (!members.includes(userId)) return false;
+      this.#endMembership(room.id, userId, byId, userId === byId ? "left" : "removed", at);
+      return true;
+    });
+  }
+
+  listRooms(userId: number): Promise<RoomRecord[]> {
+    return this.#read(() => this.#s.roomsOf.all(userId).map((room) => this.#roomRecord(room)));
+  }
+
+  roomMembers(roomId: number): Promise<RoomMemberRecord[]> {
+    return this.#read(() =>
+      this.#s.membersOf.all(roomId).map((row) => ({ userId: row.user_id, user: row.name, readUpTo: row.read_up_to })),
+    );
+  }
+
+  #liveRoom(roomId: number): RoomRow {
+    const room = this.#s.roomById.get(roomId);
+    if (room === undefined) throw new StoreError("no_such_room", "there is no such room");
+    return room;
+  }
+
+  /** Ends a membership with its event, then hands the room on or deletes it when it is empty. */
+  #endMembership(roomId: number, userId: number, byId: number, change: RoomChange, at: string): void {
+    const members = this.#memberIds(roomId);
+    const seq = this.#nextSeq();
+    this.#s.insertRoomChange.run(roomId, seq, change, userId, byId, at);
+    this.#s.endMembership.run(seq, at, roomId, userId);
+    for (const memberId of members) this.#touched.add(memberId);
+    const rest = members.filter((memberId) => memberId !== userId);
+    this.#roomMemberIds.set(roomId, rest);
+    const room = this.#s.roomById.get(roomId)!;
+    if (rest.length === 0) {
+      this.#s.deleteRoom.run(at, roomId);
+      this.#roomMemberIds.delete(roomId);
+    } else if (room.owner_id === userId) {
+      this.#s.setOwner.run(rest[0]!, roomId);
+    }
+  }
+
+  /** The room's members in the order they joined: the first is the next owner. */
+  #memberIds(roomId: number): number[] {
+    let members = this.#roomMemberIds.get(roomId);
+    if (members === undefined) {
+      members = this.#s.memberIds.all(roomId).map((row) => row.user_id);
+      this.#roomMemberIds.set(roomId, members);
+    }
+    return members;
+  }
+
+  #roomRecord(room: Pick<RoomRow, "id" | "name" | "owner_id">): RoomRecord {
+    const members = this.#memberIds(room.id);
+    return {
+      id: room.id,
+      name: room.name,
+      ownerId: room.owner_id,
+      owner: this.#s.userName.get(room.owner_id)?.name ?? "",
+      members: members.length,
+    };
+  }
+
+  // --- the batch around each transaction ----------------------------------------------------
+
+  #nextSeq(): number {
+    this.#seqDirty = true;
+    this.#lastSeq += 1;
+    return this.#lastSeq;
+  }
+
+  #pending(): number {
+    this.#pendingCount ??= this.#s.pendingCount.get()!.n;
+    return this.#pendingCount;
+  }
+
+  #undeliveredTo(userId: number): number {
+    let count = this.#undelivered.get(userId);
+    if (count === undefined) {
+      const deliveredUpTo = this.#s.maxAcked.get(userId)?.top ?? 0;
+      count =
+        this.#s.undeliveredInInbox.get(userId, deliveredUpTo)!.n + this.#s.pendingTo.get(userId)!.n;
+      this.#undelivered.set(userId, count);
+    }
+    return count;
+  }
+
+  #undeliveredChange(userId: number, delta: number): void {
+    const count = this.#undelivered.get(userId);
+    if (count !== undefined) this.#undelivered.set(userId, count + delta);
+  }
+
+  #beforeCommit(): void {
+    if (this.#seqDirty) {
+      this.#s.setLastSeq.run(this.#lastSeq);
+      this.#seqDirty = false;
+    }
+    if (this.#cursorBehind) {
+      if (this.#pending() === 0) this.#s.advanceProgress.run();
+      this.#cursorBehind = false;
+    }
+  }
+
+  #afterCommit(): void {
+    if (this.#touched.size === 0) return;
+    const touched = this.#touched;
+    this.#touched = new Set();
+    for (const listener of this.#listeners) listener(touched);
+  }
+
+  #afterRollback(): void {
+    this.#touched = new Set();
+    this.#seqDirty = false;
+    this.#cursorBehind = false;
+    this.#pendingCount = undefined;
+    this.#undelivered.clear();
+    this.#deviceCount.clear();
+    this.#roomMemberIds.clear();
   }
 
   close(): Promise<void> {
@@ -547,6 +799,29 @@ export class SqliteStore implements Store {
   }
 }
 
+const HISTORY_STATUSES: readonly MessageStatus[] = ["sent", "delivered", "read", "undeliverable", "expired"];
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+function noSuchRoom(name: string): StoreError {
+  return new StoreError("no_such_room", `there is no room ${name.slice(0, 33)}`);
+}
+
+function notMember(room: string): StoreError {
+  return new StoreError("not_member", `you are not a member of ${room}`);
+}
+
+interface UserRow {
+  readonly id: number;
+  readonly name: string;
+  readonly display_name: string;
+  readonly password_hash: string;
+  readonly created_at: string;
+  readonly last_seen_at: string | null;
+}
+
 function toUserRecord(row: UserRow): UserRecord {
   return {
     id: row.id,
@@ -558,25 +833,65 @@ function toUserRecord(row: UserRow): UserRecord {
   };
 }
 
+function toDeviceRecord(row: DeviceRow): DeviceRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    ackedSeq: row.acked_seq,
+    online: row.online === 1,
+    lastSeen: row.last_seen_at,
+  };
+}
+
 function toInboxEvent(row: InboxRow): InboxEvent {
+  switch (row.kind) {
+    case "message":
+      return {
+        ev: "message",
+        seq: row.seq,
+        id: row.message_id!,
+        from: row.sender!,
+        to: row.recipient!,
+        // Released together with its message event, so never NULL here.
+        text: row.text!,
+        at: row.message_at!,
+      };
+    case "receipt":
+      return {
+        ev: "receipt",
+        seq: row.seq,
+        id: row.message_id!,
+        to: row.recipient!,
+        status: row.receipt_status!,
+        at: row.event_at,
+      };
+    case "read_marker":
+      return { ev: "read_marker", seq: row.seq, with: row.with_name!, upTo: row.up_to!, at: row.event_at };
+  }
+}
+
+function toRoomInboxEvent(row: RoomEventRow, room: string): InboxEvent {
   if (row.kind === "message") {
     return {
       ev: "message",
       seq: row.seq,
-      id: row.message_id,
-      from: row.sender,
-      to: row.recipient,
-      // Released together with its message event, so never NULL here.
+      id: row.message_id!,
+      from: row.sender!,
+      to: room,
       text: row.text!,
-      at: row.message_at,
+      at: row.message_at!,
     };
   }
   return {
-    ev: "receipt",
+    ev: "room",
     seq: row.seq,
-    id: row.message_id,
-    to: row.recipient,
-    status: row.receipt_status!,
+    room,
+    change: row.change!,
+    user: row.user_name!,
+    by: row.by_name!,
     at: row.event_at,
   };
 }
+
+export type { MembershipRow };

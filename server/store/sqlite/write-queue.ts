@@ -35,9 +35,22 @@ export function unavailable(cause: unknown): StoreError {
   return new StoreError("unavailable", `the database is unavailable: ${detail}`, { cause });
 }
 
+/** What the store does around each batch's transaction. */
+export interface BatchHooks {
+  /** Runs inside the transaction, after the batch's writes: state written once per commit. */
+  beforeCommit(): void;
+  /** Runs after COMMIT, before the writes' promises settle. */
+  afterCommit(): void;
+  /** Runs after the whole batch was rolled back: state kept in memory may be wrong now. */
+  afterRollback(): void;
+}
+
+const NO_HOOKS: BatchHooks = { beforeCommit() {}, afterCommit() {}, afterRollback() {} };
+
 export class WriteQueue {
   readonly #db: Database.Database;
   readonly #logger: StoreLogger | undefined;
+  readonly #hooks: BatchHooks;
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
@@ -50,9 +63,10 @@ export class WriteQueue {
   #idle: Array<() => void> = [];
   #commits = 0;
 
-  constructor(db: Database.Database, logger?: StoreLogger) {
+  constructor(db: Database.Database, logger?: StoreLogger, hooks: BatchHooks = NO_HOOKS) {
     this.#db = db;
     this.#logger = logger;
+    this.#hooks = hooks;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -123,12 +137,14 @@ export class WriteQueue {
         this.#releaseSavepoint.run();
         outcomes.push(outcome);
       }
+      this.#hooks.beforeCommit();
       this.#commit.run();
     } catch (error) {
       this.#abort(batch, outcomes, error);
       return;
     }
     this.#commits += 1;
+    this.#hooks.afterCommit();
     batch.forEach((write, index) => {
       const outcome = outcomes[index]!;
       if (outcome.ok) write.resolve(outcome.value);
@@ -144,6 +160,7 @@ export class WriteQueue {
         this.#logger?.error("store: rollback failed", { error: String(rollbackError) });
       }
     }
+    this.#hooks.afterRollback();
     this.#logger?.error("store: a batch of writes failed and was rolled back", {
       writes: batch.length,
       error: String(error),

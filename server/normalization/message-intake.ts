@@ -1,0 +1,112 @@
+// Where sent messages enter: the sends of one event-loop turn go to the normalizer in one
+// NormalizeBatch call, and each is stored normalized and placed in its inboxes in one
+// transaction, so a message answered `ok` is already in history and on its way. Only while
+// the normalizer does not answer (or older messages still wait for it) are messages stored
+// raw, for the normalization stage to release later in order.
+//
+// It also bounds what is in flight between receiving a send and storing it: past `window`
+// messages it reports itself congested, and the server stops reading from connections that
+// send (TCP backpressure, as a broker's credit flow slows publishers) until it drains.
+
+import type { Logger } from "../logger.js";
+import type { EnqueuedMessage, NewMessage, Store } from "../store/store.js";
+import type { NormalizationStage } from "./normalization-stage.js";
+import type { TextNormalizer } from "./text-normalizer.js";
+
+export type SubmittedMessage = Omit<NewMessage, "normalizedText">;
+
+interface Submission {
+  readonly message: SubmittedMessage;
+  readonly resolve: (stored: EnqueuedMessage) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Messages between receipt and storage past which senders are slowed. */
+export const DEFAULT_INTAKE_WINDOW = 4096;
+
+export class MessageIntake {
+  readonly #store: Store;
+  readonly #normalizer: TextNormalizer;
+  readonly #stage: NormalizationStage;
+  readonly #log: Logger;
+  readonly #window: number;
+  #turn: Submission[] = [];
+  /** Batches store in the order they were taken, whatever order the normalizer answers in. */
+  #tail: Promise<void> = Promise.resolve();
+  #inFlight = 0;
+  readonly #decongestedListeners: Array<() => void> = [];
+
+  constructor(
+    store: Store,
+    normalizer: TextNormalizer,
+    stage: NormalizationStage,
+    log: Logger,
+    window = DEFAULT_INTAKE_WINDOW,
+  ) {
+    this.#store = store;
+    this.#normalizer = normalizer;
+    this.#stage = stage;
+    this.#log = log;
+    this.#window = window;
+  }
+
+  /** True while more messages are in flight than the window allows. */
+  get congested(): boolean {
+    return this.#inFlight >= this.#window;
+  }
+
+  /** Called each time the intake stops being congested. */
+  onDecongested(listener: () => void): void {
+    this.#decongestedListeners.push(listener);
+  }
+
+  /** Resolves once the message is durably stored (normalized, when the normalizer answered). */
+  submit(message: SubmittedMessage): Promise<EnqueuedMessage> {
+    this.#inFlight += 1;
+    return new Promise<EnqueuedMessage>((resolve, reject) => {
+      this.#turn.push({ message, resolve, reject });
+      if (this.#turn.length === 1) setImmediate(() => this.#takeTurn());
+    }).finally(() => this.#settled());
+  }
+
+  #takeTurn(): void {
+    const batch = this.#turn;
+    this.#turn = [];
+    const texts = this.#store.hasUnnormalized()
+      ? Promise.resolve(undefined)
+      : this.#normalizer.normalizeBatch(batch.map((submission) => submission.message.text)).then(
+          (normalized) => (normalized.length === batch.length ? normalized : undefined),
+          (error: unknown) => {
+            // The stage says so once per outage, and retries; here the batch just goes in raw.
+            this.#log.debug("normalizing at intake failed; storing raw", { error: String(error) });
+            return undefined;
+          },
+        );
+    this.#tail = this.#tail.then(async () => this.#store_(batch, await texts));
+  }
+
+  // Every message of the batch is enqueued in this one synchronous loop, so they share a commit.
+  #store_(batch: readonly Submission[], texts: readonly string[] | undefined): void {
+    const raw: Array<Promise<unknown>> = [];
+    batch.forEach((submission, index) => {
+      const normalizedText = texts?.[index];
+      const stored = this.#store.enqueueMessage(
+        normalizedText === undefined || normalizedText === ""
+          ? submission.message
+          : { ...submission.message, normalizedText },
+      );
+      stored.then(submission.resolve, submission.reject);
+      raw.push(stored);
+    });
+    // Whatever went in raw waits for the stage.
+    void Promise.allSettled(raw).then(() => {
+      if (this.#store.hasUnnormalized()) this.#stage.wake();
+    });
+  }
+
+  #settled(): void {
+    const wasCongested = this.congested;
+    this.#inFlight -= 1;
+    if (wasCongested && !this.congested) for (const listener of this.#decongestedListeners) listener();
+  }
+}
