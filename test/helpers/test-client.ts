@@ -217,13 +217,21 @@ export class TestClient {
 
 export const PASSWORD = "correct horse battery";
 
-/** Registers `user` (ignoring user_exists) and logs in on a new connection. */
-export async function loggedIn(port: number, user: string, password = PASSWORD): Promise<TestClient> {
+/**
+ * Registers `user` (ignoring user_exists) and logs in on a new connection, as `device` when one is
+ * given (protocol version 2) and as the default device otherwise.
+ */
+export async function loggedIn(
+  port: number,
+  user: string,
+  password = PASSWORD,
+  device?: string,
+): Promise<TestClient> {
   const client = await TestClient.connect(port);
   const registered = await client.request("register", { user, password });
   if (!registered.ok && registered.error.code !== "user_exists") {
     throw new Error(`register ${user}: ${JSON.stringify(registered.error)}`);
   }
-  await client.ok("login", { user, password });
+  await client.ok("login", device === undefined ? { user, password } : { user, password, device });
   return client;
 }
