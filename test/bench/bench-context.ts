@@ -3,7 +3,15 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { type Bound, makeRow, type Row, type Target } from "./report.js";
+import {
+  type Bound,
+  type Cell,
+  type ComparedFigure,
+  makeRow,
+  type Row,
+  type System,
+  type Target,
+} from "./report.js";
 import { type ParleyServerProcess, profilesIn, type ServerOptions, startServer } from "./server-runner.js";
 
 /** Why connections close in a run that goes as planned. */
@@ -73,6 +81,8 @@ export class BenchContext {
   readonly notes: string[] = [];
   readonly profiles: Array<{ scenario: string; file: string }> = [];
   readonly limits: Limits = {};
+  /** The --peers comparison: one entry per compared figure, filled in by each system's run. */
+  readonly comparison: ComparedFigure[] = [];
   #servers = 0;
 
   constructor(
@@ -82,6 +92,8 @@ export class BenchContext {
     readonly generators: number,
     /** Where server CPU profiles go; undefined: no profiling. */
     readonly profileDir: string | undefined,
+    /** Parley's clients ack every event with its own frame (as the peers' consumers do). */
+    readonly ackEach = false,
   ) {}
 
   /** A fresh folder for one scenario's files. */
@@ -100,6 +112,16 @@ export class BenchContext {
   ): void {
     this.rows.push(makeRow(scenario, figure, value, unit, options));
     if (options.note !== undefined) this.note(`${scenario}, ${figure}: ${options.note}`);
+  }
+
+  /** Records one system's value (or why it has none) for a compared figure. */
+  compare(figure: Omit<ComparedFigure, "cells">, system: System, cell: Cell): void {
+    let row = this.comparison.find((r) => r.scenario === figure.scenario && r.figure === figure.figure);
+    if (row === undefined) {
+      row = { ...figure, cells: {} };
+      this.comparison.push(row);
+    }
+    row.cells[system] = cell;
   }
 
   note(text: string): void {

@@ -12,10 +12,20 @@ export const PEER_LABELS: Readonly<Record<PeerName, string>> = {
   mosquitto: "Mosquitto",
 };
 
-/** Where each broker listens (the machine's services), and the name of its process for /proc. */
+/** HOST:PORT from the environment, else the default. */
+function endpoint(variable: string, host: string, port: number): { host: string; port: number } {
+  const value = process.env[variable];
+  const match = value === undefined ? null : /^(.+):(\d+)$/.exec(value);
+  return match === null ? { host, port } : { host: match[1]!, port: Number(match[2]) };
+}
+
+/**
+ * Where each broker listens (the machine's services; PARLEY_BENCH_RABBITMQ and
+ * PARLEY_BENCH_MOSQUITTO=HOST:PORT elsewhere), and the name of its process for /proc.
+ */
 export const PEER_ENDPOINTS: Readonly<Record<PeerName, { host: string; port: number; process: string }>> = {
-  rabbitmq: { host: "127.0.0.1", port: 5672, process: "beam.smp" },
-  mosquitto: { host: "127.0.0.1", port: 1883, process: "mosquitto" },
+  rabbitmq: { ...endpoint("PARLEY_BENCH_RABBITMQ", "127.0.0.1", 5672), process: "beam.smp" },
+  mosquitto: { ...endpoint("PARLEY_BENCH_MOSQUITTO", "127.0.0.1", 1883), process: "mosquitto" },
 };
 
 /**
