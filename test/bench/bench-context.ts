@@ -36,6 +36,15 @@ export interface Sizes {
   };
   readonly limits: { seconds: number; echoLines: number; idleSockets: number; httpRequests: number };
   readonly restart: { messages: number; users: number; runs: number };
+  readonly room: {
+    members: number;
+    online: number;
+    senders: number;
+    /** Per sender. */
+    messages: number;
+    window: number;
+    textBytes: number;
+  };
   /** Each scenario's deadline. */
   readonly deadlineMs: number;
 }
@@ -48,6 +57,7 @@ export const FULL: Sizes = {
   normalizer: { calls: 20_000, batchCalls: 400, batchTexts: 256, concurrency: 8, textBytes: 100 },
   limits: { seconds: 2, echoLines: 1_000_000, idleSockets: 10_000, httpRequests: 20_000 },
   restart: { messages: 1_000_000, users: 1000, runs: 3 },
+  room: { members: 1000, online: 100, senders: 10, messages: 100, window: 64, textBytes: 100 },
   deadlineMs: 20 * 60_000,
 };
 
@@ -59,6 +69,7 @@ export const QUICK: Sizes = {
   normalizer: { calls: 1000, batchCalls: 20, batchTexts: 256, concurrency: 8, textBytes: 100 },
   limits: { seconds: 0.4, echoLines: 50_000, idleSockets: 300, httpRequests: 1000 },
   restart: { messages: 20_000, users: 100, runs: 3 },
+  room: { members: 100, online: 10, senders: 2, messages: 20, window: 64, textBytes: 100 },
   deadlineMs: 90_000,
 };
 

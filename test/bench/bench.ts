@@ -23,6 +23,7 @@ import { latencyScenario, liveScenario } from "./scenarios/live.js";
 import { normalizerScenario } from "./scenarios/normalizer.js";
 import { backlogPeersScenario, livePeersScenario, peerNotes } from "./scenarios/peers.js";
 import { restartScenario } from "./scenarios/restart.js";
+import { roomScenario } from "./scenarios/room.js";
 import { SERVER_MAIN } from "./server-runner.js";
 
 /** In run order: limits first, so that every other figure can be read against them. */
@@ -34,6 +35,7 @@ const SCENARIOS: ReadonlyArray<readonly [string, (ctx: BenchContext) => Promise<
   ["connections", connectionsScenario],
   ["normalizer", normalizerScenario],
   ["restart", restartScenario],
+  ["room", roomScenario],
 ];
 /** With --peers, what runs right after Parley's own run of a scenario, against the brokers. */
 const PEER_SCENARIOS: ReadonlyMap<string, (ctx: BenchContext) => Promise<void>> = new Map([

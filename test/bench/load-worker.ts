@@ -19,6 +19,13 @@ import {
 import { IdleConnections, type UserRange } from "./generators/idle-connections.js";
 import { PairsGenerator, type PairsRunParams, type PairsSetupParams } from "./generators/pairs.js";
 import {
+  drainRoomMember,
+  type RoomDrainParams,
+  RoomGenerator,
+  type RoomRunParams,
+  type RoomSetupParams,
+} from "./generators/room.js";
+import {
   type PeerBacklogDrainParams,
   type PeerBacklogSendParams,
   PeerPairsGenerator,
@@ -32,6 +39,7 @@ import type { PeerName } from "./peers/peer.js";
 
 const pairs = new PairsGenerator();
 const peerPairs = new PeerPairsGenerator();
+const room = new RoomGenerator();
 const idle = new IdleConnections();
 const echoServers = new EchoServers();
 const idleSockets = new IdleSockets();
@@ -48,6 +56,10 @@ const methods = {
   "peer.backlog.send": (params: PeerBacklogSendParams) => peerSendBacklog(params),
   "peer.backlog.drain": (params: PeerBacklogDrainParams) => peerDrainBacklog(params),
   "peer.cleanup": (params: { peer: PeerName; users: string[] }) => peerCleanup(params),
+  "room.setup": (params: RoomSetupParams) => room.setup(params),
+  "room.run": (params: RoomRunParams) => room.run(params),
+  "room.close": (_: null) => room.close(),
+  "room.drain": (params: RoomDrainParams) => drainRoomMember(params),
   "idle.register": (params: UserRange) => idle.register(params),
   "idle.login": (params: UserRange) => idle.login(params),
   "idle.status": (_: null) => idle.status(),
