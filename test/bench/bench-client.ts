@@ -144,15 +144,23 @@ export class BenchConnection {
   }
 }
 
-/** Acks the highest inbox seq seen, once per chunk of input: every event gets acknowledged. */
+/**
+ * Acks the highest inbox seq seen, once per chunk of input: every event gets acknowledged. With
+ * `each`, every event gets its own ack frame as it is handled (what a broker's consumer does
+ * with one basic.ack or PUBACK per message), not one cumulative ack per chunk.
+ */
 export class Acker {
   #highest = 0;
   #acked = 0;
 
-  constructor(readonly connection: BenchConnection) {}
+  constructor(
+    readonly connection: BenchConnection,
+    readonly each = false,
+  ) {}
 
   saw(seq: number): void {
     if (seq > this.#highest) this.#highest = seq;
+    if (this.each) this.flush();
   }
 
   flush(): void {

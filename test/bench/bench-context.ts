@@ -3,7 +3,15 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { type Bound, makeRow, type Row, type Target } from "./report.js";
+import {
+  type Bound,
+  type Cell,
+  type ComparedFigure,
+  makeRow,
+  type Row,
+  type System,
+  type Target,
+} from "./report.js";
 import { type ParleyServerProcess, profilesIn, type ServerOptions, startServer } from "./server-runner.js";
 
 /** Why connections close in a run that goes as planned. */
@@ -28,6 +36,15 @@ export interface Sizes {
   };
   readonly limits: { seconds: number; echoLines: number; idleSockets: number; httpRequests: number };
   readonly restart: { messages: number; users: number; runs: number };
+  readonly room: {
+    members: number;
+    online: number;
+    senders: number;
+    /** Per sender. */
+    messages: number;
+    window: number;
+    textBytes: number;
+  };
   /** Each scenario's deadline. */
   readonly deadlineMs: number;
 }
@@ -40,6 +57,7 @@ export const FULL: Sizes = {
   normalizer: { calls: 20_000, batchCalls: 400, batchTexts: 256, concurrency: 8, textBytes: 100 },
   limits: { seconds: 2, echoLines: 1_000_000, idleSockets: 10_000, httpRequests: 20_000 },
   restart: { messages: 1_000_000, users: 1000, runs: 3 },
+  room: { members: 1000, online: 100, senders: 10, messages: 100, window: 64, textBytes: 100 },
   deadlineMs: 20 * 60_000,
 };
 
@@ -51,6 +69,7 @@ export const QUICK: Sizes = {
   normalizer: { calls: 1000, batchCalls: 20, batchTexts: 256, concurrency: 8, textBytes: 100 },
   limits: { seconds: 0.4, echoLines: 50_000, idleSockets: 300, httpRequests: 1000 },
   restart: { messages: 20_000, users: 100, runs: 3 },
+  room: { members: 100, online: 10, senders: 2, messages: 20, window: 64, textBytes: 100 },
   deadlineMs: 90_000,
 };
 
@@ -73,6 +92,8 @@ export class BenchContext {
   readonly notes: string[] = [];
   readonly profiles: Array<{ scenario: string; file: string }> = [];
   readonly limits: Limits = {};
+  /** The --peers comparison: one entry per compared figure, filled in by each system's run. */
+  readonly comparison: ComparedFigure[] = [];
   #servers = 0;
 
   constructor(
@@ -82,6 +103,8 @@ export class BenchContext {
     readonly generators: number,
     /** Where server CPU profiles go; undefined: no profiling. */
     readonly profileDir: string | undefined,
+    /** Parley's clients ack every event with its own frame (as the peers' consumers do). */
+    readonly ackEach = false,
   ) {}
 
   /** A fresh folder for one scenario's files. */
@@ -100,6 +123,16 @@ export class BenchContext {
   ): void {
     this.rows.push(makeRow(scenario, figure, value, unit, options));
     if (options.note !== undefined) this.note(`${scenario}, ${figure}: ${options.note}`);
+  }
+
+  /** Records one system's value (or why it has none) for a compared figure. */
+  compare(figure: Omit<ComparedFigure, "cells">, system: System, cell: Cell): void {
+    let row = this.comparison.find((r) => r.scenario === figure.scenario && r.figure === figure.figure);
+    if (row === undefined) {
+      row = { ...figure, cells: {} };
+      this.comparison.push(row);
+    }
+    row.cells[system] = cell;
   }
 
   note(text: string): void {

@@ -5,6 +5,7 @@
 //
 //   node dist/test/bench/bench.js [--quick] [--scenario NAME[,NAME…]] [--json FILE]
 //                                 [--cpu-prof] [--profile-dir DIR] [--generators N] [--tmp DIR] [--keep]
+//                                 [--peers] [--ack-each]
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -14,13 +15,15 @@ import { parseArgs } from "node:util";
 import { BenchContext, FULL, QUICK } from "./bench-context.js";
 import { killAll } from "./processes.js";
 import { formatSummary, summarizeProfile } from "./profile-summary.js";
-import { formatMachine, formatTable, type MachineInfo, type Report } from "./report.js";
+import { formatComparison, formatMachine, formatTable, type MachineInfo, type Report } from "./report.js";
 import { backlogScenario } from "./scenarios/backlog.js";
 import { connectionsScenario } from "./scenarios/connections.js";
 import { limitsScenario } from "./scenarios/limits.js";
 import { latencyScenario, liveScenario } from "./scenarios/live.js";
 import { normalizerScenario } from "./scenarios/normalizer.js";
+import { backlogPeersScenario, livePeersScenario, peerNotes } from "./scenarios/peers.js";
 import { restartScenario } from "./scenarios/restart.js";
+import { roomScenario } from "./scenarios/room.js";
 import { SERVER_MAIN } from "./server-runner.js";
 
 /** In run order: limits first, so that every other figure can be read against them. */
@@ -32,7 +35,14 @@ const SCENARIOS: ReadonlyArray<readonly [string, (ctx: BenchContext) => Promise<
   ["connections", connectionsScenario],
   ["normalizer", normalizerScenario],
   ["restart", restartScenario],
+  ["room", roomScenario],
 ];
+/** With --peers, what runs right after Parley's own run of a scenario, against the brokers. */
+const PEER_SCENARIOS: ReadonlyMap<string, (ctx: BenchContext) => Promise<void>> = new Map([
+  ["live", livePeersScenario],
+  ["backlog", backlogPeersScenario],
+]);
+const PEERS_DEFAULT_SCENARIOS = ["limits", "live", "backlog"];
 const PROFILED_TOP = 25;
 
 const USAGE = `Usage: node dist/test/bench/bench.js [options]
@@ -46,6 +56,10 @@ const USAGE = `Usage: node dist/test/bench/bench.js [options]
   --generators N        load-generator processes for live and latency (default: 1 on 2 cores or fewer, else 2)
   --tmp DIR             where the temporary databases go (default: the system's temp folder)
   --keep                keep the temporary folder
+  --peers               also run live and backlog, same sizes, against RabbitMQ (127.0.0.1:5672) and
+                        Mosquitto (127.0.0.1:1883), and print a table comparing them with Parley
+                        (default scenarios: ${PEERS_DEFAULT_SCENARIOS.join(",")}; implies --ack-each)
+  --ack-each            Parley's clients ack every event with its own frame, not once per chunk
   --help                this text
 `;
 
@@ -94,6 +108,8 @@ async function main(): Promise<number> {
       generators: { type: "string" },
       tmp: { type: "string" },
       keep: { type: "boolean" },
+      peers: { type: "boolean" },
+      "ack-each": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -107,8 +123,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const known = new Set(SCENARIOS.map(([name]) => name));
+  const peers = values.peers === true;
   const wanted =
-    values.scenario === undefined ? [...known] : values.scenario.split(",").map((name) => name.trim());
+    values.scenario !== undefined
+      ? values.scenario.split(",").map((name) => name.trim())
+      : peers
+        ? PEERS_DEFAULT_SCENARIOS
+        : [...known];
   const unknown = wanted.filter((name) => !known.has(name));
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown scenario ${unknown.join(", ")}; one of ${[...known].join(", ")}\n`);
@@ -129,7 +150,8 @@ async function main(): Promise<number> {
     ? path.resolve(values["profile-dir"] ?? fs.mkdtempSync(path.join(os.tmpdir(), "parley-bench-profiles-")))
     : undefined;
   const sizes = quick ? QUICK : FULL;
-  const ctx = new BenchContext(sizes, quick, tempDir, generators, profileDir);
+  const ackEach = peers || values["ack-each"] === true;
+  const ctx = new BenchContext(sizes, quick, tempDir, generators, profileDir, ackEach);
   const machine = machineInfo(tempDir);
   const startedAt = new Date();
   process.stdout.write(`${formatMachine(machine)}\n`);
@@ -147,8 +169,11 @@ async function main(): Promise<number> {
       "because the server limits connections per address (a policy, not what is measured)",
   );
   ctx.note(
-    "clients ack once per chunk of input with the highest seq seen (cumulative upTo): every event is acknowledged",
+    ackEach
+      ? "clients ack every event on its own, one ack frame (upTo = that seq) per message or receipt, as the peers' consumers ack each message"
+      : "clients ack once per chunk of input with the highest seq seen (cumulative upTo): every event is acknowledged",
   );
+  if (peers) peerNotes(ctx);
   ctx.note(
     "ratio = value / bound: for a rate, the share of the machine's ceiling; for a time or a size, how many times the floor",
   );
@@ -168,6 +193,18 @@ async function main(): Promise<number> {
       // Whatever the scenario left running goes now, so the next one starts clean.
       killAll();
     }
+    const peersRun = PEER_SCENARIOS.get(name);
+    if (peers && peersRun !== undefined) {
+      // Each broker's failure is in its cells; this only catches the unexpected.
+      try {
+        await withDeadline(sizes.deadlineMs, peersRun(ctx));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ scenario: `${name} (peers)`, error: message });
+        process.stderr.write(`bench: ${name} on the peers FAILED: ${message}\n`);
+        killAll();
+      }
+    }
   }
 
   const report: Report = {
@@ -178,10 +215,12 @@ async function main(): Promise<number> {
     rows: ctx.rows,
     failures,
     profiles: ctx.profiles,
+    ...(peers ? { comparison: ctx.comparison } : {}),
   };
   process.stdout.write(
     `\n${formatTable(ctx.rows)}\n\nnotes:\n${ctx.notes.map((note) => `- ${note}`).join("\n")}\n`,
   );
+  if (peers) process.stdout.write(`\nParley beside the brokers:\n\n${formatComparison(ctx.comparison)}\n`);
   process.stdout.write(`\ntotal ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s\n`);
   for (const failure of failures) process.stdout.write(`FAILED ${failure.scenario}: ${failure.error}\n`);
   if (values.json !== undefined) fs.writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);

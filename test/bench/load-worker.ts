@@ -18,8 +18,28 @@ import {
 } from "./generators/echo.js";
 import { IdleConnections, type UserRange } from "./generators/idle-connections.js";
 import { PairsGenerator, type PairsRunParams, type PairsSetupParams } from "./generators/pairs.js";
+import {
+  drainRoomMember,
+  type RoomDrainParams,
+  RoomGenerator,
+  type RoomRunParams,
+  type RoomSetupParams,
+} from "./generators/room.js";
+import {
+  type PeerBacklogDrainParams,
+  type PeerBacklogSendParams,
+  PeerPairsGenerator,
+  type PeerPairsRunParams,
+  type PeerPairsSetupParams,
+  peerCleanup,
+  peerDrainBacklog,
+  peerSendBacklog,
+} from "./peers/generators.js";
+import type { PeerName } from "./peers/peer.js";
 
 const pairs = new PairsGenerator();
+const peerPairs = new PeerPairsGenerator();
+const room = new RoomGenerator();
 const idle = new IdleConnections();
 const echoServers = new EchoServers();
 const idleSockets = new IdleSockets();
@@ -30,6 +50,16 @@ const methods = {
   "pairs.close": (_: null) => pairs.close(),
   "backlog.send": (params: BacklogSendParams) => sendBacklog(params),
   "backlog.drain": (params: BacklogDrainParams) => drainBacklog(params),
+  "peer.pairs.setup": (params: PeerPairsSetupParams) => peerPairs.setup(params),
+  "peer.pairs.run": (params: PeerPairsRunParams) => peerPairs.run(params),
+  "peer.pairs.close": (_: null) => peerPairs.close(),
+  "peer.backlog.send": (params: PeerBacklogSendParams) => peerSendBacklog(params),
+  "peer.backlog.drain": (params: PeerBacklogDrainParams) => peerDrainBacklog(params),
+  "peer.cleanup": (params: { peer: PeerName; users: string[] }) => peerCleanup(params),
+  "room.setup": (params: RoomSetupParams) => room.setup(params),
+  "room.run": (params: RoomRunParams) => room.run(params),
+  "room.close": (_: null) => room.close(),
+  "room.drain": (params: RoomDrainParams) => drainRoomMember(params),
   "idle.register": (params: UserRange) => idle.register(params),
   "idle.login": (params: UserRange) => idle.login(params),
   "idle.status": (_: null) => idle.status(),

@@ -45,6 +45,8 @@ export interface Report {
   readonly rows: Row[];
   readonly failures: Array<{ readonly scenario: string; readonly error: string }>;
   readonly profiles: Array<{ readonly scenario: string; readonly file: string }>;
+  /** The --peers comparison, when it ran. */
+  readonly comparison?: ComparedFigure[];
 }
 
 export function makeRow(
@@ -124,4 +126,70 @@ export function formatMachine(machine: MachineInfo): string {
     `machine: ${machine.cpu}, ${machine.cores} cores, ${gib(machine.memoryBytes)} RAM, Linux ${machine.kernel}`,
     `node ${machine.node}; temp folder ${machine.tempDir} (${gib(machine.diskFreeBytes)} free); open files ${machine.openFileLimit}`,
   ].join("\n");
+}
+
+/** The systems of the --peers comparison, in column order. */
+export const SYSTEMS = ["parley", "rabbitmq", "mosquitto"] as const;
+export type System = (typeof SYSTEMS)[number];
+const SYSTEM_LABELS: Readonly<Record<System, string>> = {
+  parley: "Parley",
+  rabbitmq: "RabbitMQ",
+  mosquitto: "Mosquitto",
+};
+
+/** A figure of one system: a value, or why there is none ("unreachable: …", "failed: …"). */
+export type Cell = { readonly value: number; readonly caveat?: string } | { readonly missing: string };
+
+export interface ComparedFigure {
+  readonly scenario: string;
+  readonly figure: string;
+  readonly unit: string;
+  /** Which way is better, so that a reader knows how to read the ratio. */
+  readonly better: "higher" | "lower";
+  readonly cells: Partial<Record<System, Cell>>;
+}
+
+function formatCell(cell: Cell | undefined, unit: string): string {
+  if (cell === undefined) return "not run";
+  if (!("value" in cell)) return cell.missing;
+  const text = `${formatNumber(cell.value)} ${unit}`;
+  return cell.caveat === undefined ? text : `${text} (${cell.caveat})`;
+}
+
+function comparedRatio(row: ComparedFigure, peer: System): string {
+  const parley = row.cells.parley;
+  const other = row.cells[peer];
+  if (parley === undefined || other === undefined || !("value" in parley) || !("value" in other)) return "";
+  return other.value > 0 ? formatRatio(parley.value / other.value) : "";
+}
+
+/** One column per system and one ratio column (Parley / peer) per peer. */
+export function formatComparison(rows: readonly ComparedFigure[]): string {
+  const peers = SYSTEMS.filter((system) => system !== "parley");
+  const header = [
+    "scenario",
+    "figure",
+    "better",
+    ...SYSTEMS.map((system) => SYSTEM_LABELS[system]),
+    ...peers.map((peer) => `Parley / ${SYSTEM_LABELS[peer]}`),
+  ];
+  const numeric = (column: number) => column >= 3;
+  const cells = rows.map((row) => [
+    row.scenario,
+    row.figure,
+    row.better,
+    ...SYSTEMS.map((system) => formatCell(row.cells[system], row.unit)),
+    ...peers.map((peer) => comparedRatio(row, peer)),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...cells.map((line) => [...line[column]!].length)),
+  );
+  const pad = (text: string, width: number, right: boolean) => {
+    const fill = " ".repeat(Math.max(0, width - [...text].length));
+    return right ? fill + text : text + fill;
+  };
+  const line = (values: readonly string[]) =>
+    `| ${values.map((value, column) => pad(value, widths[column]!, numeric(column))).join(" | ")} |`;
+  const rule = `|${widths.map((width, column) => (numeric(column) ? `${"-".repeat(width + 1)}:` : "-".repeat(width + 2))).join("|")}|`;
+  return [line(header), rule, ...cells.map(line)].join("\n");
 }

@@ -1,5 +1,6 @@
 // An offline recipient's backlog: one sender enqueues as fast as its window allows, then
-// leaves; later the recipient logs in and drains everything, acking once per chunk.
+// leaves; later the recipient logs in and drains everything, acking once per chunk (or, with
+// `ackEach`, once per message).
 
 import {
   Acker,
@@ -33,6 +34,8 @@ export interface BacklogDrainParams {
   readonly recipient: string;
   readonly messages: number;
   readonly timeoutMs: number;
+  /** One ack frame per message instead of one cumulative ack per chunk of input. */
+  readonly ackEach: boolean;
 }
 
 export interface BacklogDrainResult {
@@ -94,7 +97,7 @@ export async function sendBacklog(params: BacklogSendParams): Promise<BacklogSen
 
 export async function drainBacklog(params: BacklogDrainParams): Promise<BacklogDrainResult> {
   const connection = await BenchConnection.connect(params.port);
-  const acker = new Acker(connection);
+  const acker = new Acker(connection, params.ackEach);
   const errors: string[] = [];
   let received = 0;
   let lastMessageMs = 0;

@@ -1,7 +1,8 @@
 // Sender/receiver pairs, all online. Each sender sends to its partner, either as fast as a
 // window of unanswered sends allows (live) or at a fixed pace (latency). Receivers ack every
-// message, senders ack every receipt, both once per chunk of input (cumulative `upTo`). A
-// pair lives in one process, so send and receive times come from one clock.
+// message, senders ack every receipt, both once per chunk of input (cumulative `upTo`), or
+// with `ackEach` one ack frame per event. A pair lives in one process, so send and receive
+// times come from one clock.
 
 import {
   Acker,
@@ -34,6 +35,8 @@ export interface PairsRunParams {
   /** When to start (epoch ms): every worker starts together. */
   readonly startAtMs: number;
   readonly timeoutMs: number;
+  /** One ack frame per event instead of one cumulative ack per chunk of input. */
+  readonly ackEach: boolean;
 }
 
 export interface PairsResult {
@@ -111,8 +114,8 @@ export class PairsGenerator {
       let next = 0;
       let inFlight = 0;
       const head = `b${run}-`;
-      const receiverAcks = new Acker(pair.receiver);
-      const senderAcks = new Acker(pair.sender);
+      const receiverAcks = new Acker(pair.receiver, params.ackEach);
+      const senderAcks = new Acker(pair.sender, params.ackEach);
 
       const sendOne = () => {
         const i = next++;

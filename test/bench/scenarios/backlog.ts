@@ -7,6 +7,7 @@ import { epochMs } from "../bench-client.js";
 import type { BenchContext } from "../bench-context.js";
 import { MIB, perSecond } from "../stats.js";
 import { withWorkers } from "../worker-host.js";
+import { BACKLOG } from "./peers.js";
 
 const S = "backlog";
 const POLL_MS = 20;
@@ -58,6 +59,7 @@ export async function backlogScenario(ctx: BenchContext): Promise<void> {
         recipient: "backlog-recipient",
         messages: size.messages,
         timeoutMs,
+        ackEach: ctx.ackEach,
       });
       if (drained.errors.length > 0) throw new Error(drained.errors.join("; "));
       if (drained.pendingAtLogin < size.messages) {
@@ -104,6 +106,9 @@ export async function backlogScenario(ctx: BenchContext): Promise<void> {
           target: { op: "<=", value: (2 * size.messages) / 100_000, unit: "s" },
         },
       );
+      ctx.compare(BACKLOG.enqueue, "parley", { value: perSecond(sent.sent, enqueueMs) });
+      ctx.compare(BACKLOG.drain, "parley", { value: drainMs / 1000 });
+      ctx.compare(BACKLOG.rss, "parley", { value: rssWithBacklog / MIB });
       ctx.row(S, "drain rate", perSecond(size.messages, drainMs), "msgs/s", { bound: echo });
       ctx.row(
         S,

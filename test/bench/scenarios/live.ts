@@ -8,6 +8,7 @@ import type { PairSpec, PairsResult } from "../generators/pairs.js";
 import type { ParleyServerProcess } from "../server-runner.js";
 import { percentiles, perSecond } from "../stats.js";
 import { type WorkerProcess, withWorkers } from "../worker-host.js";
+import { compareLive } from "./peers.js";
 
 const START_DELAY_MS = 300;
 const QUEUE_SAMPLE_MS = 250;
@@ -23,6 +24,9 @@ interface Merged {
   readonly serverSystemCpuPercent: number;
   readonly generatorCpuPercent: number;
   readonly rssBytes: number;
+  /** Before the run, the clients logged in. */
+  readonly rssBeforeBytes: number;
+  readonly serverCpuSeconds: number;
   readonly maxAwaitingNormalization: number;
   readonly maxInInboxes: number;
 }
@@ -49,7 +53,12 @@ async function runPairs(
   try {
     results = await Promise.all(
       workers.map((worker) =>
-        worker.call("pairs.run", { ...run, startAtMs, timeoutMs: ctx.sizes.deadlineMs - 30_000 }),
+        worker.call("pairs.run", {
+          ...run,
+          startAtMs,
+          timeoutMs: ctx.sizes.deadlineMs - 30_000,
+          ackEach: ctx.ackEach,
+        }),
       ),
     );
   } finally {
@@ -74,6 +83,8 @@ async function runPairs(
     serverSystemCpuPercent: (100 * (stats.systemCpuSeconds - cpuBefore.systemCpuSeconds)) / wallSeconds,
     generatorCpuPercent: results.reduce((sum, r) => sum + r.cpuMs, 0) / 10 / wallSeconds,
     rssBytes: stats.rssBytes,
+    rssBeforeBytes: cpuBefore.rssBytes,
+    serverCpuSeconds: stats.cpuSeconds - cpuBefore.cpuSeconds,
     maxAwaitingNormalization: queues.maxPending,
     maxInInboxes: queues.maxEvents,
   };
@@ -171,6 +182,15 @@ export async function liveScenario(ctx: BenchContext): Promise<void> {
       ctx.row(S, "send-to-receive latency p95", p95!, "ms", { bound: fsyncMs(ctx) });
       ctx.row(S, "send-to-receive latency p99", p99!, "ms", { bound: fsyncMs(ctx) });
       cpuRows(ctx, S, merged);
+      compareLive(ctx, "parley", {
+        total: merged.total,
+        sentMs: merged.sentMs,
+        deliveredMs: merged.deliveredMs,
+        latencies: merged.latencies,
+        serverCpuSeconds: merged.serverCpuSeconds,
+        rssIdleBytes: merged.rssBeforeBytes,
+        rssAfterBytes: merged.rssBytes,
+      });
     }),
   );
 }
