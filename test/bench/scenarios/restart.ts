@@ -45,7 +45,6 @@ export function fillDatabase(dbPath: string, users: number, messages: number): n
     const nowMs = Date.now();
     const iso = (ms: number) => new Date(ms).toISOString();
     const hash = fakeHash();
-    const pending = new Array<number>(users + 1).fill(0);
 
     const insertUser = db.prepare(
       "INSERT INTO users (id, name, display_name, password_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -67,7 +66,8 @@ export function fillDatabase(dbPath: string, users: number, messages: number): n
       "released_at",
       "delivered_at",
     ];
-    const eventColumns = ["user_id", "kind", "message_id", "receipt_status", "created_at"];
+    const eventColumns = ["user_id", "seq", "kind", "message_id", "receipt_status", "created_at"];
+    let seq = 0;
     const insertMessages = multiInsert(db, "messages", messageColumns);
     const insertEvents = multiInsert(db, "inbox_events", eventColumns);
     let messageRows: unknown[] = [];
@@ -109,10 +109,9 @@ export function fillDatabase(dbPath: string, users: number, messages: number): n
           );
           if (messageRows.length === ROWS_PER_INSERT * messageColumns.length) flushMessages();
           if (waiting) {
-            pending[recipient]! += 1;
-            eventRows.push(recipient, "message", id, null, at);
+            eventRows.push(recipient, ++seq, "message", id, null, at);
           } else if (id % RECEIPT_EVERY === 1) {
-            eventRows.push(sender, "receipt", id, "delivered", at);
+            eventRows.push(sender, ++seq, "receipt", id, "delivered", at);
           }
           if (eventRows.length === ROWS_PER_INSERT * eventColumns.length) flushEvents();
         }
@@ -128,8 +127,7 @@ export function fillDatabase(dbPath: string, users: number, messages: number): n
         insertOne("inbox_events", eventColumns, eventRows.slice(i, i + eventColumns.length));
       }
       eventRows = [];
-      const setPending = db.prepare<[number, number]>("UPDATE users SET pending_messages = ? WHERE id = ?");
-      for (let u = 1; u <= users; u++) if (pending[u]! > 0) setPending.run(pending[u]!, u);
+      db.prepare<[number]>("UPDATE store_meta SET last_seq = ?, expiry_cursor = 0").run(seq);
       // None of these rows waits for the normalizer: say so, as the server would have, or its
       // first start walks every row looking for pending ones.
       db.prepare("UPDATE normalization_progress SET last_message_id = (SELECT max(id) FROM messages)").run();
