@@ -11,7 +11,7 @@ import {
 } from "../../tui-client/commands.js";
 import { CHAT_KEYS } from "../../tui-client/keymap.js";
 
-function recorder(): { context: CommandContext; calls: unknown[][] } {
+function recorder(active?: string): { context: CommandContext; calls: unknown[][] } {
   const calls: unknown[][] = [];
   const record =
     (name: string) =>
@@ -22,6 +22,13 @@ function recorder(): { context: CommandContext; calls: unknown[][] } {
     calls,
     context: {
       sendTo: record("sendTo"),
+      activeConversation: () => active,
+      createRoom: record("createRoom"),
+      addToRoom: record("addToRoom"),
+      removeFromRoom: record("removeFromRoom"),
+      leaveRoom: record("leaveRoom"),
+      showMembers: record("showMembers"),
+      showDevices: record("showDevices"),
       showUsers: record("showUsers"),
       logout: record("logout"),
       startUnregister: record("startUnregister"),
@@ -83,47 +90,66 @@ describe("tui commands (unit)", () => {
 
 describe("tui command line (unit)", () => {
   it("defaults to 127.0.0.1:7878", () => {
-    expect(parseArgs([], {})).to.deep.equal({
+    expect(parseArgs([], {}, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "127.0.0.1", port: DEFAULT_PORT, user: undefined, tls: false, ca: undefined },
+      config: {
+        host: "127.0.0.1",
+        port: DEFAULT_PORT,
+        user: undefined,
+        tls: false,
+        ca: undefined,
+        device: "laptop",
+      },
     });
   });
 
   it("takes PARLEY_ variables, and flags over them", () => {
     const env = { PARLEY_HOST: "chat.example", PARLEY_PORT: "9000", PARLEY_USER: "alice" };
-    expect(parseArgs([], env)).to.deep.equal({
+    expect(parseArgs([], env, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9000, user: "alice", tls: false, ca: undefined },
+      config: {
+        host: "chat.example",
+        port: 9000,
+        user: "alice",
+        tls: false,
+        ca: undefined,
+        device: "laptop",
+      },
     });
-    expect(parseArgs(["--port", "9100", "--user=bob"], env)).to.deep.equal({
+    expect(parseArgs(["--port", "9100", "--user=bob"], env, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined },
+      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined, device: "laptop" },
     });
   });
 
   it("takes --tls, and --ca (which implies TLS) from flags or PARLEY_TLS / PARLEY_CA", () => {
-    expect(parseArgs(["--tls"], {})).to.deep.include({ kind: "run" });
-    expect((parseArgs(["--tls"], {}) as { config: object }).config).to.include({ tls: true, ca: undefined });
-    expect((parseArgs(["--ca", "/etc/cert.pem"], {}) as { config: object }).config).to.include({
+    expect(parseArgs(["--tls"], {}, "laptop")).to.deep.include({ kind: "run" });
+    expect((parseArgs(["--tls"], {}, "laptop") as { config: object }).config).to.include({
+      tls: true,
+      ca: undefined,
+    });
+    expect((parseArgs(["--ca", "/etc/cert.pem"], {}, "laptop") as { config: object }).config).to.include({
       tls: true,
       ca: "/etc/cert.pem",
     });
-    expect((parseArgs([], { PARLEY_TLS: "1" }) as { config: object }).config).to.include({ tls: true });
-    expect((parseArgs([], { PARLEY_CA: "/x.pem" }) as { config: object }).config).to.include({
+    expect((parseArgs([], { PARLEY_TLS: "1" }, "laptop") as { config: object }).config).to.include({
+      tls: true,
+    });
+    expect((parseArgs([], { PARLEY_CA: "/x.pem" }, "laptop") as { config: object }).config).to.include({
       tls: true,
       ca: "/x.pem",
     });
-    expect(parseArgs(["--ca"], {}).kind).to.equal("error");
+    expect(parseArgs(["--ca"], {}, "laptop").kind).to.equal("error");
   });
 
   it("answers --help, and refuses bad flags with one line", () => {
-    expect(parseArgs(["--help"], {})).to.deep.equal({ kind: "help" });
+    expect(parseArgs(["--help"], {}, "laptop")).to.deep.equal({ kind: "help" });
     for (const argv of [["--bogus"], ["--port", "x"], ["--port", "70000"], ["--host"]]) {
-      const parsed = parseArgs(argv, {});
+      const parsed = parseArgs(argv, {}, "laptop");
       expect(parsed.kind, argv.join(" ")).to.equal("error");
       expect((parsed as { message: string }).message).to.not.include("\n");
     }
-    const fromEnv = parseArgs([], { PARLEY_PORT: "nope" });
+    const fromEnv = parseArgs([], { PARLEY_PORT: "nope" }, "laptop");
     expect((fromEnv as { message: string }).message).to.include("PARLEY_PORT");
   });
 });

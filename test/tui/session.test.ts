@@ -54,7 +54,7 @@ describe("tui session (unit)", () => {
       const session = newSession();
       session.connectionOpened();
       const hello = only(session.takeOutgoing(), "hello");
-      expect(hello).to.include({ version: 1, client: "test" });
+      expect(hello).to.include({ version: 2, client: "test" });
       const events = session.handleFrame({
         rid: hello.rid,
         ok: true,
