@@ -5,8 +5,19 @@
 import { CHAT_KEYS } from "./keymap.js";
 
 export interface CommandContext {
-  /** Sends `text` to `user` and opens that conversation. */
+  /** Sends `text` to `user` (or a `#room`) and opens that conversation. */
   sendTo(user: string, text: string): void;
+  /** The open conversation: a user name or a `#room`; undefined when none is open. */
+  activeConversation(): string | undefined;
+  /** Creates `room` with this user as owner and `members` in it; opens it once created. */
+  createRoom(room: string, members: readonly string[]): void;
+  addToRoom(room: string, user: string): void;
+  removeFromRoom(room: string, user: string): void;
+  leaveRoom(room: string): void;
+  /** Fetches the room's members and shows them with how far each has read. */
+  showMembers(room: string): void;
+  /** Fetches this user's devices and shows them. */
+  showDevices(): void;
   /** Fetches the user list again and shows it. */
   showUsers(): void;
   logout(): void;
@@ -29,13 +40,88 @@ export interface CommandSpec {
   readonly run: (context: CommandContext, args: readonly string[]) => void;
 }
 
+/** The protocol's rule for a room name: # and 1-32 of A-Z a-z 0-9 _ . - */
+export const ROOM_NAME = /^#[A-Za-z0-9_.-]{1,32}$/u;
+
+/** The open room, or undefined after telling the user that the command needs one. */
+function openRoom(context: CommandContext, command: string): string | undefined {
+  const active = context.activeConversation();
+  if (active?.startsWith("#")) return active;
+  context.notify(`/${command} acts on the open room: open one first (Tab, or a click on a #room).`, "error");
+  return undefined;
+}
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "msg",
     args: ["USER", "TEXT"],
     required: 2,
-    summary: "send TEXT to USER and open that conversation",
+    summary: "send TEXT to USER (or a #room) and open that conversation",
     run: (context, [user, text]) => context.sendTo(user!, text!),
+  },
+  {
+    name: "create",
+    args: ["#ROOM", "USER…"],
+    required: 1,
+    summary: "create a room with these users in it, and open it; you are its owner",
+    run: (context, [name, rest]) => {
+      const room = name!.startsWith("#") ? name! : `#${name}`;
+      if (!ROOM_NAME.test(room)) {
+        context.notify(`${room} is not a room name: # and 1-32 of A-Z a-z 0-9 _ . -`, "error");
+        return;
+      }
+      context.createRoom(
+        room,
+        (rest ?? "").split(/[\s,]+/u).filter((user) => user !== ""),
+      );
+    },
+  },
+  {
+    name: "add",
+    args: ["USER"],
+    required: 1,
+    summary: "add USER to the open room",
+    run: (context, [user]) => {
+      const room = openRoom(context, "add");
+      if (room !== undefined) context.addToRoom(room, user!);
+    },
+  },
+  {
+    name: "remove",
+    args: ["USER"],
+    required: 1,
+    summary: "remove USER from the open room (its owner only)",
+    run: (context, [user]) => {
+      const room = openRoom(context, "remove");
+      if (room !== undefined) context.removeFromRoom(room, user!);
+    },
+  },
+  {
+    name: "leave",
+    args: [],
+    required: 0,
+    summary: "leave the open room (its conversation stays on screen)",
+    run: (context) => {
+      const room = openRoom(context, "leave");
+      if (room !== undefined) context.leaveRoom(room);
+    },
+  },
+  {
+    name: "members",
+    args: [],
+    required: 0,
+    summary: "list the open room's members, who is online and how far each has read",
+    run: (context) => {
+      const room = openRoom(context, "members");
+      if (room !== undefined) context.showMembers(room);
+    },
+  },
+  {
+    name: "devices",
+    args: [],
+    required: 0,
+    summary: "list your devices, online or when last seen",
+    run: (context) => context.showDevices(),
   },
   {
     name: "users",

@@ -2,7 +2,7 @@
 // and finds the window of lines on screen for a scroll position. Pure: the view model uses it
 // to scroll and to know which messages have been seen; the renderer uses it to paint.
 
-import type { ChatMessage, Conversation, ScrollPosition } from "./conversation.js";
+import { type ChatMessage, type Conversation, isRoomName, type ScrollPosition } from "./conversation.js";
 import { type Row, type Segment, seg } from "./styled-text.js";
 import { padEndToWidth, padStartToWidth, stringWidth, truncateToWidth, wrapText } from "./text-width.js";
 import type { TimeFormat } from "./time-format.js";
@@ -40,8 +40,11 @@ export const MARKS: Record<ChatMessage["status"], string> = {
 export function layoutConversation(conversation: Conversation, options: LayoutOptions): LayoutLine[] {
   const { me, width } = options;
   const lines: LayoutLine[] = [];
+  const room = isRoomName(conversation.peer);
   const topText = conversation.reachedStart
-    ? `start of your conversation with ${conversation.peer}`
+    ? room
+      ? `start of ${conversation.peer}`
+      : `start of your conversation with ${conversation.peer}`
     : conversation.loadingOlder || conversation.history === "loading"
       ? "loading messages…"
       : "PgUp loads older messages";
@@ -55,7 +58,13 @@ export function layoutConversation(conversation: Conversation, options: LayoutOp
     });
   }
 
-  const nickWidth = Math.min(MAX_NICK_WIDTH, Math.max(stringWidth(me), stringWidth(conversation.peer), 1));
+  // In a room anyone may speak: the column fits the longest sender (within the bound).
+  let nickWidth = Math.max(stringWidth(me), room ? 1 : stringWidth(conversation.peer), 1);
+  if (room) {
+    for (const message of conversation.messages)
+      if (!message.notice) nickWidth = Math.max(nickWidth, stringWidth(message.from));
+  }
+  nickWidth = Math.min(MAX_NICK_WIDTH, nickWidth);
   // time(5) space mark(2) space nick space
   const prefixWidth = 5 + 1 + 2 + 1 + nickWidth + 1;
   const textWidth = Math.max(8, width - prefixWidth);
@@ -108,26 +117,19 @@ function messageBlock(
 
   const { time, width } = options;
   const rows: Row[] = [];
-  const nick = padStartToWidth(truncateToWidth(message.from, nickWidth), nickWidth);
-  const mark = message.outgoing ? MARKS[message.status] : "";
-  const markStyle = message.status === "read" ? "read" : isProblem(message) ? "error" : "mark";
-  const textStyle = message.status === "failed" ? "dim" : "normal";
-  wrapText(printable(message.text), textWidth).forEach((text, index) => {
-    rows.push(
-      index === 0
-        ? [
-            seg(time.time(message.at), "dim"),
-            seg(" "),
-            seg(padEndToWidth(mark, 2), markStyle),
-            seg(" "),
-            seg(nick, message.outgoing ? "own" : "peer"),
-            seg(" "),
-            seg(text, textStyle),
-          ]
-        : [seg(indent), seg(text, textStyle)],
-    );
-  });
-  const note = noteFor(message, peer, options.maxTextChars);
+  if (message.notice) {
+    // time(5), then the text where the mark and the sender would be: "15:52  · bob added carol"
+    wrapText(`· ${printable(message.text)}`, Math.max(8, width - 7)).forEach((text, index) => {
+      rows.push(
+        index === 0
+          ? [seg(time.time(message.at), "dim"), seg("  "), seg(text, "dim")]
+          : [seg("       "), seg(text, "dim")],
+      );
+    });
+  } else {
+    messageRows(message, options, nickWidth, textWidth, indent, rows);
+  }
+  const note = message.notice ? undefined : noteFor(message, peer, options.maxTextChars);
   if (note !== undefined) {
     for (const text of wrapText(note.text, textWidth)) rows.push([seg(indent), seg(text, note.style)]);
   }
@@ -149,6 +151,35 @@ function messageBlock(
   };
   blockCache.set(message, block);
   return block;
+}
+
+function messageRows(
+  message: ChatMessage,
+  options: LayoutOptions,
+  nickWidth: number,
+  textWidth: number,
+  indent: string,
+  rows: Row[],
+): void {
+  const nick = padStartToWidth(truncateToWidth(message.from, nickWidth), nickWidth);
+  const mark = message.outgoing ? MARKS[message.status] : "";
+  const markStyle = message.status === "read" ? "read" : isProblem(message) ? "error" : "mark";
+  const textStyle = message.status === "failed" ? "dim" : "normal";
+  wrapText(printable(message.text), textWidth).forEach((text, index) => {
+    rows.push(
+      index === 0
+        ? [
+            seg(options.time.time(message.at), "dim"),
+            seg(" "),
+            seg(padEndToWidth(mark, 2), markStyle),
+            seg(" "),
+            seg(nick, message.outgoing ? "own" : "peer"),
+            seg(" "),
+            seg(text, textStyle),
+          ]
+        : [seg(indent), seg(text, textStyle)],
+    );
+  });
 }
 
 function isProblem(message: ChatMessage): boolean {
@@ -191,6 +222,10 @@ export function sendErrorText(
       return `longer than ${maxTextChars} characters`;
     case "no_such_user":
       return `there is no user called ${peer}`;
+    case "no_such_room":
+      return `there is no room called ${peer}`;
+    case "not_member":
+      return `you are not a member of ${peer}`;
     case "empty_text":
       return "the message is empty";
     case "invalid_text":

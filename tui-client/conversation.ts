@@ -1,5 +1,6 @@
-// One conversation as the client knows it: the messages exchanged with one peer, merged from
-// live events, this client's own sends and `history` pages. Pure data; the invariants
+// One conversation as the client knows it: the messages exchanged with one peer or in one
+// room, merged from live events, this client's own sends and `history` pages, plus notices
+// (a room's membership changes) that live only on this client. Pure data; the invariants
 // (sorted by server id, never two entries for one message, statuses only move forward)
 // are kept here so the view model cannot break them.
 
@@ -32,6 +33,8 @@ export interface ChatMessage {
   /** Orders messages without an id: after the message with this id, in typing order. */
   readonly afterId: number;
   readonly localSeq: number;
+  /** A line about the conversation rather than a message in it ("bob added carol"). */
+  readonly notice: boolean;
 }
 
 const STATUS_RANK: Record<DisplayStatus, number> = {
@@ -144,6 +147,7 @@ export class Conversation {
       read: status === "read" || outgoing,
       afterId: message.id,
       localSeq: 0,
+      notice: false,
     };
     this.#byId.set(message.id, entry);
     this.#insert(entry);
@@ -166,10 +170,37 @@ export class Conversation {
       read: true,
       afterId: this.newestId,
       localSeq: ++localSeqCounter,
+      notice: false,
     };
     this.#byCid.set(cid, entry);
     this.#insert(entry);
     return entry;
+  }
+
+  /**
+   * A notice, placed after the newest message known now. `key` makes it idempotent (an inbox
+   * seq); returns false when a notice with that key is already there.
+   */
+  addNotice(key: string, text: string, at: string): boolean {
+    const entryKey = `n:${key}`;
+    if (this.#messages.some((message) => message.key === entryKey)) return false;
+    this.#insert({
+      key: entryKey,
+      id: undefined,
+      cid: undefined,
+      from: "",
+      to: "",
+      text,
+      at,
+      outgoing: true,
+      status: "sent",
+      error: undefined,
+      read: true,
+      afterId: this.newestId,
+      localSeq: ++localSeqCounter,
+      notice: true,
+    });
+    return true;
   }
 
   /** The server stored a send. A copy that arrived first (a message to oneself) is merged. */
@@ -246,6 +277,11 @@ function compare(a: ChatMessage, b: ChatMessage): number {
   const bKey = b.id ?? b.afterId + 0.5;
   if (aKey !== bKey) return aKey - bKey;
   return a.localSeq - b.localSeq;
+}
+
+/** A room's name starts with `#`; user names never do. */
+export function isRoomName(name: string): boolean {
+  return name.startsWith("#");
 }
 
 /** User names are unique without regard to case. */

@@ -6,6 +6,7 @@
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import type { ClientConfig } from "./args.js";
 import { parseArgs, USAGE } from "./args.js";
 import { type CommandContext, runCommand } from "./commands.js";
@@ -34,8 +35,17 @@ class App {
   #closed = false;
 
   constructor(config: ClientConfig, trustedCa: Buffer | undefined) {
-    this.#session = new Session({ cidPrefix: randomBytes(6).toString("base64url"), clientName: CLIENT_NAME });
-    this.#view = new ViewModel({ host: config.host, port: config.port, user: config.user });
+    this.#session = new Session({
+      cidPrefix: randomBytes(6).toString("base64url"),
+      clientName: CLIENT_NAME,
+      device: config.device,
+    });
+    this.#view = new ViewModel({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      device: config.device,
+    });
     this.#screen = new Screen({
       key: (key) => {
         this.#run(this.#view.key(key));
@@ -113,6 +123,12 @@ class App {
         case "receipt":
           this.#session.handled(event.receipt.seq);
           break;
+        case "read_marker":
+          this.#session.handled(event.marker.seq);
+          break;
+        case "room":
+          this.#session.handled(event.event.seq);
+          break;
         case "hello":
           this.#pingIntervalMs = Math.max(1000, Math.floor(event.limits.idleTimeoutMs / 3));
           this.#restartPing();
@@ -165,6 +181,12 @@ class App {
         case "load_users":
           this.#session.requestUsers();
           break;
+        case "load_rooms":
+          this.#session.requestRooms();
+          break;
+        case "load_members":
+          this.#session.requestRoomMembers(intent.room);
+          break;
         case "load_history":
           this.#session.requestHistory(intent.peer, intent.before);
           break;
@@ -191,6 +213,13 @@ class App {
       this.#run(this.#view.select(user));
       this.#dispatch(this.#session.send(user, text));
     },
+    activeConversation: () => this.#view.activePeer,
+    createRoom: (room, members) => this.#whenOnline(() => this.#session.createRoom(room, members)),
+    addToRoom: (room, user) => this.#whenOnline(() => this.#session.addToRoom(room, user)),
+    removeFromRoom: (room, user) => this.#whenOnline(() => this.#session.removeFromRoom(room, user)),
+    leaveRoom: (room) => this.#whenOnline(() => this.#session.leaveRoom(room)),
+    showMembers: (room) => this.#whenOnline(() => this.#session.requestRoomMembers(room, true)),
+    showDevices: () => this.#whenOnline(() => this.#session.requestDevices()),
     showUsers: () => {
       this.#session.requestUsers();
       this.#view.showUsers();
@@ -208,6 +237,12 @@ class App {
     showHelp: (lines) => this.#view.showOverlay("Help", lines),
     notify: (text, level) => this.#view.notify(text, level),
   };
+
+  /** Room and device commands ask the server now or not at all: unlike messages, they are not queued. */
+  #whenOnline(request: () => void): void {
+    if (this.#session.phase === "ready") request();
+    else this.#view.notify("Not connected to the server; try again once online.", "error");
+  }
 
   /** One render per batch of events: whatever happened in this turn is drawn once. */
   #schedule(): void {
@@ -273,7 +308,7 @@ class App {
 }
 
 function main(): void {
-  const parsed = parseArgs(process.argv.slice(2), process.env);
+  const parsed = parseArgs(process.argv.slice(2), process.env, hostname());
   if (parsed.kind === "help") {
     process.stdout.write(`${USAGE}\n`);
     return;

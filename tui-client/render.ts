@@ -16,15 +16,37 @@ export interface NoticeView {
   readonly level: "info" | "error";
 }
 
+/** What a room's header shows: how many are in it and who of them is online. */
+export interface RoomHeader {
+  readonly joined: boolean;
+  readonly memberCount: number | undefined;
+  /** Online members' names; undefined until the member list has come. */
+  readonly online: readonly string[] | undefined;
+}
+
 export interface ChatView {
   readonly cols: number;
   readonly rows: number;
   readonly contactsWidth: number;
-  readonly contacts: readonly { key: string; user: string; online: boolean; unread: number; self: boolean }[];
+  readonly contacts: readonly {
+    key: string;
+    user: string;
+    online: boolean;
+    unread: number;
+    self: boolean;
+    room: boolean;
+  }[];
   readonly contactsTop: number;
   readonly activeKey: string | undefined;
   readonly header:
-    | { peer: string; online: boolean; lastSeen: string | undefined; exists: boolean }
+    | {
+        peer: string;
+        online: boolean;
+        lastSeen: string | undefined;
+        exists: boolean;
+        /** Set for a room: the header shows its members instead of a presence. */
+        room: RoomHeader | undefined;
+      }
     | undefined;
   readonly lines: readonly LayoutLine[];
   readonly viewport: Viewport | undefined;
@@ -92,7 +114,8 @@ function renderContacts(view: ChatView, height: number): Segment[][] {
   for (const contact of visible) {
     const selected = contact.key === view.activeKey;
     const unread = contact.unread > 0 ? ` ${contact.unread > 999 ? "999+" : contact.unread}` : "";
-    const mark = contact.online ? "●" : "○";
+    // A room has no presence of its own: its `#` stands where a user's mark is.
+    const mark = contact.room ? " " : contact.online ? "●" : "○";
     const nameRoom = width - 3 - stringWidth(unread) - 1;
     const name = padEndToWidth(
       truncateToWidth(contact.user + (contact.self ? " (you)" : ""), nameRoom),
@@ -125,20 +148,24 @@ function renderConversation(view: ChatView, width: number, height: number): Segm
       " Pick a conversation: Tab / Shift-Tab, or click a contact.",
       " Type a message and press Enter to send it.",
       " /msg USER TEXT writes to anyone; /help lists commands and keys.",
+      " /create #ROOM USER… starts a room with others.",
       "",
       " Marks on your messages: … waiting  ✓ sent  ✓✓ delivered  ✔✔ read",
     ];
     for (const line of welcome)
       for (const part of wrapText(line, width)) rows.push(fitRow([seg(part, "dim")], width));
   } else {
-    const presence = header.online
-      ? seg("● online", "online")
-      : seg(
-          header.exists
-            ? `○ offline${header.lastSeen === undefined ? "" : `, last seen ${header.lastSeen}`}`
-            : "○ unknown user",
-          "offline",
-        );
+    const presence =
+      header.room !== undefined
+        ? seg(roomHeaderText(header.room), "dim")
+        : header.online
+          ? seg("● online", "online")
+          : seg(
+              header.exists
+                ? `○ offline${header.lastSeen === undefined ? "" : `, last seen ${header.lastSeen}`}`
+                : "○ unknown user",
+              "offline",
+            );
     rows.push(fitRow([seg(` ${header.peer}  `, "title"), { ...presence, style: "title" }], width, "title"));
     const { lines, viewport } = view;
     if (viewport !== undefined) {
@@ -152,6 +179,15 @@ function renderConversation(view: ChatView, width: number, height: number): Segm
   while (rows.length < height) rows.push(fitRow([], width));
   rows.length = height;
   return rows;
+}
+
+/** "3 members, online: alice, bob" — cut to the width by the caller. */
+function roomHeaderText(room: RoomHeader): string {
+  if (!room.joined) return "you are not a member";
+  if (room.memberCount === undefined) return "loading members…";
+  const members = `${room.memberCount} member${room.memberCount === 1 ? "" : "s"}`;
+  if (room.online === undefined) return members;
+  return `${members}, ${room.online.length === 0 ? "nobody online" : `online: ${room.online.join(", ")}`}`;
 }
 
 /** A box over the whole body: help, the user list. */

@@ -3,15 +3,25 @@
 // write. It owns everything the protocol asks a client to remember across connections:
 // which inbox events were handled and acknowledged, the sends not yet answered (with their
 // cids), the password for logging in again, and which rid asked what.
+//
+// Version 2 (devices and rooms): the login names this client's device; `read_marker` and
+// `room` are inbox events like messages (deduplicated by seq, acknowledged once handled); the
+// room and device operations are requests whose answers come back as typed events.
 
 import type {
+  DeviceEntry,
   ErrorCode,
   HistoryMessage,
   Limits,
   MessageEvent,
+  ReadMarkerEvent,
   ReceiptEvent,
   ReceiptStatus,
   Rid,
+  RoomChange,
+  RoomEntry,
+  RoomEvent,
+  RoomMemberEntry,
   UserEntry,
 } from "../server/protocol/messages.js";
 import { PROTOCOL_VERSION } from "../server/protocol/messages.js";
@@ -21,6 +31,8 @@ export interface SessionOptions {
   readonly cidPrefix: string;
   /** Sent in `hello`. */
   readonly clientName: string;
+  /** Sent in `login`: this client's device (1-32 of A-Z a-z 0-9 _ . -). */
+  readonly device?: string;
 }
 
 export type Phase =
@@ -38,7 +50,7 @@ export type Phase =
 export type ClientRequest =
   | { op: "hello"; rid: Rid; version: number; client: string }
   | { op: "register"; rid: Rid; user: string; password: string }
-  | { op: "login"; rid: Rid; user: string; password: string }
+  | { op: "login"; rid: Rid; user: string; password: string; device?: string }
   | { op: "logout"; rid: Rid }
   | { op: "unregister"; rid: Rid; password: string }
   | { op: "send"; rid: Rid; to: string; text: string; cid: string }
@@ -46,7 +58,17 @@ export type ClientRequest =
   | { op: "read"; rid: Rid; with: string; upTo: number }
   | { op: "users"; rid: Rid }
   | { op: "history"; rid: Rid; with: string; before?: number; limit: number }
-  | { op: "ping"; rid: Rid };
+  | { op: "ping"; rid: Rid }
+  | { op: "devices"; rid: Rid }
+  | { op: "rooms"; rid: Rid }
+  | { op: "room_create"; rid: Rid; room: string; members: string[] }
+  | { op: "room_add"; rid: Rid; room: string; user: string }
+  | { op: "room_remove"; rid: Rid; room: string; user: string }
+  | { op: "room_leave"; rid: Rid; room: string }
+  | { op: "room_members"; rid: Rid; room: string };
+
+/** A room operation that changes membership; its success is `room_done`. */
+export type RoomAction = "room_create" | "room_add" | "room_remove" | "room_leave";
 
 export interface ProtocolError {
   readonly code: ErrorCode | string;
@@ -63,6 +85,25 @@ export type SessionEvent =
   | { type: "message"; message: MessageEvent }
   /** News of a message this user sent. The caller must call `handled(seq)` too. */
   | { type: "receipt"; receipt: ReceiptEvent }
+  /** Another device of this user read a conversation up to a message. `handled(seq)` too. */
+  | { type: "read_marker"; marker: ReadMarkerEvent }
+  /** A membership change in a room. `handled(seq)` too. */
+  | { type: "room"; event: RoomEvent }
+  /** The rooms this user is in (the `rooms` operation). */
+  | { type: "rooms"; rooms: RoomEntry[] }
+  /** A room's members; `show` when the user asked to see them (/members). */
+  | { type: "room_members"; room: string; members: RoomMemberEntry[]; show: boolean }
+  | { type: "devices"; devices: DeviceEntry[] }
+  /** A room operation succeeded; `user` is the member added or removed. */
+  | { type: "room_done"; op: RoomAction; room: string; user: string | undefined }
+  /** A room or device operation failed; `room` names the room it concerned, if any. */
+  | {
+      type: "room_failed";
+      op: RoomAction | "room_members" | "rooms";
+      room: string | undefined;
+      user: string | undefined;
+      error: ProtocolError;
+    }
   | { type: "presence"; user: string; online: boolean; at: string }
   | { type: "users"; users: UserEntry[] }
   | {
@@ -90,7 +131,7 @@ export type SessionEvent =
   | { type: "protocol_violation"; detail: string };
 
 type PendingRequest =
-  | { op: "hello" }
+  | { op: "hello"; version: number }
   | { op: "register"; user: string; password: string }
   | { op: "login"; user: string; password: string; resumed: boolean }
   | { op: "logout" }
@@ -99,7 +140,11 @@ type PendingRequest =
   | { op: "read"; with: string; upTo: number }
   | { op: "users" }
   | { op: "history"; with: string; before: number | undefined; limit: number }
-  | { op: "ping"; sentAtMs: number };
+  | { op: "ping"; sentAtMs: number }
+  | { op: "devices" }
+  | { op: "rooms" }
+  | { op: RoomAction; room: string; user: string | undefined }
+  | { op: "room_members"; room: string; show: boolean };
 
 interface OutboxEntry {
   readonly cid: string;
@@ -196,12 +241,7 @@ export class Session {
   connectionOpened(): void {
     this.#resetConnectionState();
     this.#phase = "connected";
-    this.#request({ op: "hello" }, (rid) => ({
-      op: "hello",
-      rid,
-      version: PROTOCOL_VERSION,
-      client: this.#options.clientName,
-    }));
+    this.#sendHello(PROTOCOL_VERSION);
     if (this.#credentials !== undefined) {
       this.#sendLogin(this.#credentials.user, this.#credentials.password, true);
     } else if (this.#queuedAuth !== undefined) {
@@ -210,6 +250,15 @@ export class Session {
       if (stage === "register") this.register(user, password);
       else this.login(user, password);
     }
+  }
+
+  #sendHello(version: number): void {
+    this.#request({ op: "hello", version }, (rid) => ({
+      op: "hello",
+      rid,
+      version,
+      client: this.#options.clientName,
+    }));
   }
 
   /**
@@ -256,7 +305,12 @@ export class Session {
 
   #sendLogin(user: string, password: string, resumed: boolean): void {
     this.#phase = "authenticating";
-    this.#request({ op: "login", user, password, resumed }, (rid) => ({ op: "login", rid, user, password }));
+    const device = this.#options.device;
+    this.#request({ op: "login", user, password, resumed }, (rid) =>
+      device === undefined
+        ? { op: "login", rid, user, password }
+        : { op: "login", rid, user, password, device },
+    );
   }
 
   /** Logs out; the password is forgotten at once so no reconnect logs in again. */
@@ -337,6 +391,49 @@ export class Session {
     this.#request({ op: "read", with: peer, upTo }, (rid) => ({ op: "read", rid, with: peer, upTo }));
   }
 
+  /** The rooms this user is in: answered by a `rooms` event. */
+  requestRooms(): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "rooms" }, (rid) => ({ op: "rooms", rid }));
+  }
+
+  /** A room's members and how far each has read; `show` is handed back in the answer. */
+  requestRoomMembers(room: string, show = false): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "room_members", room, show }, (rid) => ({ op: "room_members", rid, room }));
+  }
+
+  requestDevices(): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "devices" }, (rid) => ({ op: "devices", rid }));
+  }
+
+  /** Creates `room` with `members` (they join in that order, after this user, the owner). */
+  createRoom(room: string, members: readonly string[]): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "room_create", room, user: undefined }, (rid) => ({
+      op: "room_create",
+      rid,
+      room,
+      members: [...members],
+    }));
+  }
+
+  addToRoom(room: string, user: string): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "room_add", room, user }, (rid) => ({ op: "room_add", rid, room, user }));
+  }
+
+  removeFromRoom(room: string, user: string): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "room_remove", room, user }, (rid) => ({ op: "room_remove", rid, room, user }));
+  }
+
+  leaveRoom(room: string): void {
+    if (this.#phase !== "ready") return;
+    this.#request({ op: "room_leave", room, user: undefined }, (rid) => ({ op: "room_leave", rid, room }));
+  }
+
   /** A ping, unless one is still unanswered. `nowMs` lets the caller detect a dead link. */
   ping(nowMs: number): void {
     if (this.#phase === "offline" || this.#pingSentAtMs !== undefined) return;
@@ -384,6 +481,19 @@ export class Session {
         if (!this.#acceptSeq(frame.seq)) return [];
         return [{ type: "receipt", receipt: frame }];
       }
+      case "read_marker": {
+        if (!isReadMarkerEvent(frame)) return [violation("a malformed read_marker event")];
+        if (!this.#acceptSeq(frame.seq)) return [];
+        // Read elsewhere: this device need not tell the server again.
+        const key = frame.with.toLowerCase();
+        this.#readConfirmed.set(key, Math.max(this.#readConfirmed.get(key) ?? 0, frame.upTo));
+        return [{ type: "read_marker", marker: frame }];
+      }
+      case "room": {
+        if (!isRoomEvent(frame)) return [violation("a malformed room event")];
+        if (!this.#acceptSeq(frame.seq)) return [];
+        return [{ type: "room", event: frame }];
+      }
       case "presence": {
         if (typeof frame.user !== "string" || typeof frame.online !== "boolean") {
           return [violation("a malformed presence event")];
@@ -426,6 +536,11 @@ export class Session {
 
     switch (pending.op) {
       case "hello":
+        if (!ok && error!.code === "unsupported_version" && pending.version > 1) {
+          // A version 1 server: it still carries every version 1 conversation.
+          this.#sendHello(1);
+          return [];
+        }
         if (!ok) return [{ type: "server_error", error: error! }];
         this.#limits = { ...DEFAULT_LIMITS, ...(frame.limits as Partial<Limits> | undefined) };
         return [{ type: "hello", server: String(frame.server ?? ""), limits: this.#limits }];
@@ -482,6 +597,40 @@ export class Session {
       case "ping":
         this.#pingSentAtMs = undefined;
         return [{ type: "pong", at: String(frame.at ?? "") }];
+
+      case "devices":
+        if (!ok) return [{ type: "request_failed", op: "devices", error: error! }];
+        return [
+          { type: "devices", devices: Array.isArray(frame.devices) ? (frame.devices as DeviceEntry[]) : [] },
+        ];
+
+      case "rooms":
+        if (!ok)
+          return [{ type: "room_failed", op: "rooms", room: undefined, user: undefined, error: error! }];
+        return [{ type: "rooms", rooms: Array.isArray(frame.rooms) ? (frame.rooms as RoomEntry[]) : [] }];
+
+      case "room_members": {
+        if (!ok) {
+          return [
+            { type: "room_failed", op: "room_members", room: pending.room, user: undefined, error: error! },
+          ];
+        }
+        const members = Array.isArray(frame.members) ? (frame.members as RoomMemberEntry[]) : [];
+        return [{ type: "room_members", room: pending.room, members, show: pending.show }];
+      }
+
+      case "room_create":
+      case "room_add":
+      case "room_remove":
+      case "room_leave": {
+        if (!ok) {
+          return [
+            { type: "room_failed", op: pending.op, room: pending.room, user: pending.user, error: error! },
+          ];
+        }
+        const room = typeof frame.room === "string" ? frame.room : pending.room;
+        return [{ type: "room_done", op: pending.op, room, user: pending.user }];
+      }
     }
   }
 
@@ -579,6 +728,30 @@ function isMessageEvent(frame: Record<string, unknown>): frame is MessageEvent &
     typeof frame.from === "string" &&
     typeof frame.to === "string" &&
     typeof frame.text === "string" &&
+    typeof frame.at === "string"
+  );
+}
+
+function isReadMarkerEvent(
+  frame: Record<string, unknown>,
+): frame is ReadMarkerEvent & Record<string, unknown> {
+  return (
+    Number.isSafeInteger(frame.seq) &&
+    typeof frame.with === "string" &&
+    Number.isSafeInteger(frame.upTo) &&
+    typeof frame.at === "string"
+  );
+}
+
+const ROOM_CHANGES: readonly RoomChange[] = ["created", "joined", "left", "removed"];
+
+function isRoomEvent(frame: Record<string, unknown>): frame is RoomEvent & Record<string, unknown> {
+  return (
+    Number.isSafeInteger(frame.seq) &&
+    typeof frame.room === "string" &&
+    ROOM_CHANGES.includes(frame.change as RoomChange) &&
+    typeof frame.user === "string" &&
+    typeof frame.by === "string" &&
     typeof frame.at === "string"
   );
 }

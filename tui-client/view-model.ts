@@ -1,11 +1,18 @@
 // The pure UI model (senpai's ui/buffers.go): session events and key presses in, state and
-// intents out. It knows contacts, conversations, unread counts, marks, scroll positions, the
-// input line and the log-in form, and builds the frame the screen paints. It never talks to
+// intents out. It knows contacts and rooms, conversations, unread counts, marks, scroll
+// positions, the input line and the log-in form, and builds the frame the screen paints. It never talks to
 // the network: what it wants done comes back as `Intent`s for main.ts to carry out.
 
-import type { MessageStatus, UserEntry } from "../server/protocol/messages.js";
+import type {
+  DeviceEntry,
+  MessageStatus,
+  RoomEntry,
+  RoomEvent,
+  RoomMemberEntry,
+  UserEntry,
+} from "../server/protocol/messages.js";
 import { codePointLength, hasInvalidCharacter, isBlank } from "../server/protocol/text-rules.js";
-import { Conversation, sameUser } from "./conversation.js";
+import { Conversation, isRoomName, sameUser } from "./conversation.js";
 import {
   type LayoutLine,
   layoutConversation,
@@ -15,7 +22,14 @@ import {
 } from "./conversation-view.js";
 import { CHAT_KEYS, LOGIN_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
-import { type ChatView, type LoginView, noticeRows, renderChat, renderLogin } from "./render.js";
+import {
+  type ChatView,
+  type LoginView,
+  noticeRows,
+  type RoomHeader,
+  renderChat,
+  renderLogin,
+} from "./render.js";
 import type { SessionEvent } from "./session.js";
 import type { Frame } from "./styled-text.js";
 import { TimeFormat } from "./time-format.js";
@@ -33,6 +47,9 @@ export type Intent =
   | { kind: "send"; to: string; text: string }
   | { kind: "command"; line: string }
   | { kind: "load_users" }
+  | { kind: "load_rooms" }
+  /** A room's members (who is in, online, how far each has read), for its header. */
+  | { kind: "load_members"; room: string }
   | { kind: "load_history"; peer: string; before: number | undefined }
   | { kind: "unregister"; password: string }
   | { kind: "redraw" }
@@ -52,6 +69,29 @@ export interface Contact {
   lastSeen: string | null;
 }
 
+/** A room this user is (or was) in, as far as the client knows. */
+export interface Room {
+  room: string;
+  owner: string | undefined;
+  /** From `rooms`, kept up to date by membership events. */
+  memberCount: number | undefined;
+  /** From `room_members`, kept up to date by membership and presence events. */
+  members: Map<string, RoomMemberEntry> | undefined;
+  /** False once this user left or was removed: the conversation stays, read-only. */
+  joined: boolean;
+}
+
+/** One entry of the contacts pane: a user or a room. */
+export interface ContactEntry {
+  key: string;
+  /** The user's or the room's name (`#lab`), as the server spells it. */
+  user: string;
+  online: boolean;
+  unread: number;
+  self: boolean;
+  room: boolean;
+}
+
 export interface Notice {
   readonly text: string;
   readonly level: "info" | "error";
@@ -64,6 +104,8 @@ export interface ViewModelOptions {
   readonly port: number;
   /** Fills the user field of the log-in form. */
   readonly user?: string | undefined;
+  /** This client's device, to mark it in /devices. */
+  readonly device?: string | undefined;
   readonly time?: TimeFormat;
   readonly now?: () => Date;
 }
@@ -85,6 +127,7 @@ export class ViewModel {
   #link: LinkState = { state: "connecting" };
   #serverName = "";
   #maxTextChars = 4096;
+  #roomLimit = 1000;
   #notice: Notice | undefined;
 
   // ---- log-in screen ----
@@ -103,6 +146,13 @@ export class ViewModel {
   // ---- chat screen ----
   readonly #contacts = new Map<string, Contact>();
   readonly #conversations = new Map<string, Conversation>();
+  readonly #rooms = new Map<string, Room>();
+  /**
+   * Per conversation (lower case): the newest message id read on any device of this user,
+   * from read markers and room_members. Applied to messages loaded later, too: a room's
+   * history says nothing about what this user read.
+   */
+  readonly #readUpTo = new Map<string, number>();
   #active: string | undefined;
   readonly #input = new LineEditor();
   #unregisterPrompt: LineEditor | undefined;
@@ -155,9 +205,17 @@ export class ViewModel {
     return this.#conversations.get(peer.toLowerCase());
   }
 
-  /** Contacts in display order: most recent conversation first, then by name. */
-  contacts(): { key: string; user: string; online: boolean; unread: number; self: boolean }[] {
+  room(name: string): Readonly<Room> | undefined {
+    return this.#rooms.get(name.toLowerCase());
+  }
+
+  /**
+   * Contacts in display order: most recent conversation first, then by name (rooms, whose
+   * names start with `#`, before users among those with nothing said yet).
+   */
+  contacts(): ContactEntry[] {
     const keys = new Set<string>(this.#contacts.keys());
+    for (const [key, room] of this.#rooms) if (room.joined) keys.add(key);
     for (const [key, conversation] of this.#conversations)
       if (conversation.messages.length > 0) keys.add(key);
     const entries = [...keys].map((key) => {
@@ -165,10 +223,11 @@ export class ViewModel {
       const conversation = this.#conversations.get(key);
       return {
         key,
-        user: contact?.user ?? conversation?.peer ?? key,
+        user: contact?.user ?? this.#rooms.get(key)?.room ?? conversation?.peer ?? key,
         online: contact?.online ?? false,
         unread: conversation?.unreadCount ?? 0,
         self: this.#me !== undefined && sameUser(key, this.#me),
+        room: isRoomName(key),
         last: conversation?.lastActivityAt,
       };
     });
@@ -244,12 +303,68 @@ export class ViewModel {
     );
   }
 
+  /** /devices: this user's devices, with presence, in an overlay. */
+  showDevices(devices: readonly DeviceEntry[]): void {
+    const mine = this.#options.device?.toLowerCase();
+    const width = Math.max(6, ...devices.map((entry) => String(entry.device).length));
+    const lines = devices.map((entry) => {
+      const state = entry.online
+        ? "online"
+        : entry.lastSeen === null
+          ? "offline"
+          : `offline, last seen ${this.#time.since(entry.lastSeen, this.#now())}`;
+      const here = entry.device.toLowerCase() === mine ? "  (this one)" : "";
+      return `${entry.online ? "●" : "○"} ${entry.device.padEnd(width)}  ${state}${here}`;
+    });
+    const online = devices.filter((entry) => entry.online).length;
+    this.showOverlay(`Devices: ${devices.length}, ${online} online`, lines.length > 0 ? lines : ["(none)"]);
+  }
+
+  /** /members: who is in the room, who is online, and how far each has read. */
+  #showMembers(room: Room): void {
+    const members = [...(room.members?.values() ?? [])].sort((a, b) =>
+      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
+    );
+    const conversation = this.#conversations.get(room.room.toLowerCase());
+    const newest = conversation?.newestId ?? 0;
+    const width = Math.max(
+      4,
+      ...members.map((member) => member.user.length + (this.#isMe(member.user) ? 6 : 0)),
+    );
+    const lines = members.map((member) => {
+      const name = `${member.user}${this.#isMe(member.user) ? " (you)" : ""}`.padEnd(width);
+      const owner = room.owner !== undefined && sameUser(room.owner, member.user) ? "  owner" : "";
+      return `${member.online ? "●" : "○"} ${name}  ${this.#readProgress(member.readUpTo, conversation, newest)}${owner}`;
+    });
+    const online = members.filter((member) => member.online).length;
+    this.showOverlay(
+      `${room.room}: ${members.length} member${members.length === 1 ? "" : "s"}, ${online} online`,
+      lines.length > 0 ? lines : ["(nobody)"],
+    );
+  }
+
+  #readProgress(readUpTo: number | null, conversation: Conversation | undefined, newest: number): string {
+    if (readUpTo === null || readUpTo <= 0) return "has read nothing yet";
+    if (readUpTo >= newest) return "has read everything";
+    const behind = conversation?.messages.filter(
+      (message) => message.id !== undefined && message.id > readUpTo,
+    ).length;
+    const upTo = conversation?.byId(readUpTo);
+    const where = upTo === undefined ? `message ${readUpTo}` : `${this.#time.time(upTo.at)} ${upTo.from}`;
+    return `${behind} message${behind === 1 ? "" : "s"} behind (read up to ${where})`;
+  }
+
+  #isMe(user: string): boolean {
+    return this.#me !== undefined && sameUser(user, this.#me);
+  }
+
   /** Applies one session event; returns what should be fetched because of it. */
   apply(event: SessionEvent): Intent[] {
     switch (event.type) {
       case "hello":
         this.#serverName = event.server;
         this.#maxTextChars = event.limits.maxTextChars;
+        this.#roomLimit = event.limits.maxRoomMembers;
         return [];
       case "registered":
         this.notify(`Account ${event.user} created.`);
@@ -260,13 +375,44 @@ export class ViewModel {
         this.#authFailed(event.stage, event.error, event.resumed);
         return [];
       case "message": {
-        const me = this.#me ?? event.message.to;
-        const peer = sameUser(event.message.from, me) ? event.message.to : event.message.from;
+        const { from, to } = event.message;
+        const me = this.#me ?? to;
+        // A room's message goes to the room; one this user sent from another device goes to
+        // the conversation it was sent to (it is outgoing there, so never unread).
+        const peer = isRoomName(to) || sameUser(from, me) ? to : from;
         const conversation = this.#conversation(peer);
         conversation.addStored(event.message, me);
+        this.#applyReadUpTo(conversation);
         this.#adoptOrphans(conversation);
         return [];
       }
+      case "read_marker": {
+        const { with: peer, upTo } = event.marker;
+        const key = peer.toLowerCase();
+        this.#readUpTo.set(key, Math.max(this.#readUpTo.get(key) ?? 0, upTo));
+        const conversation = this.#conversations.get(key);
+        if (conversation !== undefined) this.#applyReadUpTo(conversation);
+        const room = this.#rooms.get(key);
+        const member = this.#me === undefined ? undefined : room?.members?.get(this.#me.toLowerCase());
+        if (member !== undefined) member.readUpTo = Math.max(member.readUpTo ?? 0, upTo);
+        return [];
+      }
+      case "room":
+        return this.#roomEvent(event.event);
+      case "rooms":
+        return this.#roomList(event.rooms);
+      case "room_members":
+        return this.#roomMembers(event.room, event.members, event.show);
+      case "devices":
+        this.showDevices(event.devices);
+        return [];
+      case "room_done":
+        return this.#roomDone(event.op, event.room, event.user);
+      case "room_failed":
+        // A version 1 server knows no rooms: nothing to show, nothing is wrong.
+        if (event.op === "rooms" && event.error.code === "unknown_op") return [];
+        this.notify(roomErrorText(event.op, event.room, event.user, event.error, this.#roomLimit), "error");
+        return [];
       case "receipt": {
         const { id, to, status } = event.receipt;
         const conversation = this.#conversations.get(to.toLowerCase());
@@ -287,6 +433,10 @@ export class ViewModel {
         contact.online = event.online;
         if (!event.online && event.at !== "") contact.lastSeen = event.at;
         this.#contacts.set(key, contact);
+        for (const room of this.#rooms.values()) {
+          const member = room.members?.get(key);
+          if (member !== undefined) member.online = event.online;
+        }
         return [];
       }
       case "users":
@@ -362,7 +512,7 @@ export class ViewModel {
     if (!resumed)
       this.notify(`Logged in as ${user}. Tab picks a conversation; /help lists commands and keys.`);
     else this.notify("Reconnected.");
-    const intents: Intent[] = [{ kind: "load_users" }];
+    const intents: Intent[] = [{ kind: "load_users" }, { kind: "load_rooms" }];
     // After a reconnect, what happened meanwhile is in the history of open conversations.
     for (const peer of this.openConversations()) {
       const conversation = this.#conversation(peer);
@@ -440,10 +590,163 @@ export class ViewModel {
       if (typeof message?.id !== "number") continue;
       conversation.addStored(message, me);
     }
+    this.#applyReadUpTo(conversation);
     this.#adoptOrphans(conversation);
     if (messages.length < limit) conversation.reachedStart = true;
     if (before === undefined) conversation.history = "loaded";
     else conversation.loadingOlder = false;
+  }
+
+  #applyReadUpTo(conversation: Conversation): void {
+    const upTo = this.#readUpTo.get(conversation.key);
+    if (upTo !== undefined) conversation.markReadUpTo(upTo);
+  }
+
+  #roomFor(name: string): Room {
+    const key = name.toLowerCase();
+    let room = this.#rooms.get(key);
+    if (room === undefined) {
+      room = { room: name, owner: undefined, memberCount: undefined, members: undefined, joined: true };
+      this.#rooms.set(key, room);
+    }
+    return room;
+  }
+
+  /** The `rooms` answer: every room this user is in. Fetches what their unread counts need. */
+  #roomList(rooms: readonly RoomEntry[]): Intent[] {
+    const seen = new Set<string>();
+    const intents: Intent[] = [];
+    for (const entry of rooms) {
+      if (typeof entry?.room !== "string") continue;
+      const key = entry.room.toLowerCase();
+      seen.add(key);
+      const room = this.#roomFor(entry.room);
+      room.room = entry.room;
+      room.owner = typeof entry.owner === "string" ? entry.owner : room.owner;
+      room.memberCount = typeof entry.members === "number" ? entry.members : room.memberCount;
+      room.joined = true;
+      const conversation = this.#conversation(entry.room);
+      conversation.peer = entry.room;
+      if (intents.length < 2 * PREFETCH_LIMIT) {
+        if (conversation.history === "none") {
+          conversation.history = "loading";
+          intents.push({ kind: "load_history", peer: entry.room, before: undefined });
+        }
+        // How far this user has read is in room_members: it makes the unread count right.
+        intents.push({ kind: "load_members", room: entry.room });
+      }
+    }
+    for (const [key, room] of this.#rooms) if (!seen.has(key)) room.joined = false;
+    return intents;
+  }
+
+  #roomMembers(name: string, members: readonly RoomMemberEntry[], show: boolean): Intent[] {
+    const room = this.#roomFor(name);
+    room.members = new Map();
+    for (const member of members) {
+      if (typeof member?.user !== "string") continue;
+      const readUpTo = typeof member.readUpTo === "number" ? member.readUpTo : null;
+      room.members.set(member.user.toLowerCase(), {
+        user: member.user,
+        online: member.online === true,
+        readUpTo,
+      });
+      if (this.#isMe(member.user) && readUpTo !== null) {
+        const key = room.room.toLowerCase();
+        this.#readUpTo.set(key, Math.max(this.#readUpTo.get(key) ?? 0, readUpTo));
+        const conversation = this.#conversations.get(key);
+        if (conversation !== undefined) this.#applyReadUpTo(conversation);
+      }
+    }
+    room.memberCount = room.members.size;
+    if (show) this.#showMembers(room);
+    return [];
+  }
+
+  /** A membership change: the room's state, a line in its conversation, news for this user. */
+  #roomEvent(event: RoomEvent): Intent[] {
+    const room = this.#roomFor(event.room);
+    const conversation = this.#conversation(event.room);
+    const me = this.#isMe(event.user);
+    const byMe = this.#isMe(event.by);
+    const who = me ? "you" : event.user;
+    const by = byMe ? "you" : event.by;
+    const intents: Intent[] = [];
+    let text: string;
+    switch (event.change) {
+      case "created":
+        room.owner = event.by;
+        room.joined = true;
+        text = `${by} created ${room.room}`;
+        if (!byMe) this.notify(`${event.by} created the room ${room.room} with you.`);
+        intents.push({ kind: "load_members", room: room.room });
+        break;
+      case "joined":
+        if (me) {
+          room.joined = true;
+          if (!byMe) this.notify(`${event.by} added you to ${room.room}.`);
+          intents.push({ kind: "load_members", room: room.room });
+        } else if (room.members !== undefined && !room.members.has(event.user.toLowerCase())) {
+          const online = this.#contacts.get(event.user.toLowerCase())?.online ?? false;
+          room.members.set(event.user.toLowerCase(), { user: event.user, online, readUpTo: null });
+          room.memberCount = room.members.size;
+        } else if (room.members === undefined && room.memberCount !== undefined) {
+          room.memberCount++;
+        }
+        text = sameUser(event.user, event.by) ? `${who} joined` : `${by} added ${who}`;
+        break;
+      case "left":
+      case "removed":
+        if (me) {
+          room.joined = false;
+          room.members = undefined;
+          room.memberCount = undefined;
+          if (event.change === "removed" && !byMe) this.notify(`${event.by} removed you from ${room.room}.`);
+        } else {
+          if (room.members?.delete(event.user.toLowerCase()) === true) room.memberCount = room.members.size;
+          else if (room.members === undefined && room.memberCount !== undefined) room.memberCount--;
+          // The owner leaving passes the room on: `rooms` says to whom.
+          if (room.owner !== undefined && sameUser(room.owner, event.user))
+            intents.push({ kind: "load_rooms" });
+        }
+        text = event.change === "left" ? `${who} left` : `${by} removed ${who}`;
+        break;
+    }
+    conversation.addNotice(String(event.seq), text, event.at);
+    return intents;
+  }
+
+  #roomDone(op: string, name: string, user: string | undefined): Intent[] {
+    switch (op) {
+      case "room_create": {
+        const room = this.#roomFor(name);
+        room.joined = true;
+        room.owner = this.#me;
+        this.notify(`Created ${name}. /add USER invites more; /help lists room commands.`);
+        // An empty room has no history yet: opening it needs no request.
+        const conversation = this.#conversation(name);
+        if (conversation.history === "none") {
+          conversation.history = "loaded";
+          conversation.reachedStart = true;
+        }
+        return this.select(name);
+      }
+      case "room_add":
+        this.notify(`Added ${user} to ${name}.`);
+        return [];
+      case "room_remove":
+        this.notify(`Removed ${user} from ${name}.`);
+        return [];
+      default: {
+        const room = this.#rooms.get(name.toLowerCase());
+        if (room !== undefined) {
+          room.joined = false;
+          room.members = undefined;
+        }
+        this.notify(`You left ${name}.`);
+        return [];
+      }
+    }
   }
 
   #adoptOrphans(conversation: Conversation): void {
@@ -468,6 +771,8 @@ export class ViewModel {
   #clearChat(): void {
     this.#contacts.clear();
     this.#conversations.clear();
+    this.#rooms.clear();
+    this.#readUpTo.clear();
     this.#orphanReceipts.clear();
     this.#active = undefined;
     this.#unregisterPrompt = undefined;
@@ -480,22 +785,29 @@ export class ViewModel {
     const key = peer.toLowerCase();
     let conversation = this.#conversations.get(key);
     if (conversation === undefined) {
-      conversation = new Conversation(this.#contacts.get(key)?.user ?? peer);
+      conversation = new Conversation(this.#contacts.get(key)?.user ?? this.#rooms.get(key)?.room ?? peer);
       this.#conversations.set(key, conversation);
     }
     return conversation;
   }
 
-  /** Opens the conversation with `peer`; asks for its history the first time. */
+  /**
+   * Opens the conversation with `peer` (a user or a `#room`); asks for its history the first
+   * time, and for a room's members each time (its header shows who is there and online).
+   */
   select(peer: string): Intent[] {
     const conversation = this.#conversation(peer);
     this.#active = conversation.key;
     conversation.scroll = { follow: true };
+    const intents: Intent[] = [];
     if (conversation.history === "none") {
       conversation.history = "loading";
-      return [{ kind: "load_history", peer: conversation.peer, before: undefined }];
+      intents.push({ kind: "load_history", peer: conversation.peer, before: undefined });
     }
-    return [];
+    if (isRoomName(conversation.key) && this.#rooms.get(conversation.key)?.joined !== false) {
+      intents.push({ kind: "load_members", room: conversation.peer });
+    }
+    return intents;
   }
 
   // ---- keys and mouse ----
@@ -807,6 +1119,7 @@ export class ViewModel {
     const contacts = this.contacts();
     const active = this.#active === undefined ? undefined : this.#conversation(this.#active);
     const contact = active === undefined ? undefined : this.#contacts.get(active.key);
+    const room = active === undefined ? undefined : this.#rooms.get(active.key);
     const editor = this.#unregisterPrompt ?? this.#input;
     return {
       cols: this.#cols,
@@ -826,6 +1139,7 @@ export class ViewModel {
                   ? undefined
                   : this.#time.since(contact.lastSeen, this.#now()),
               exists: contact !== undefined,
+              room: isRoomName(active.key) ? this.#roomHeader(room) : undefined,
             },
       lines: this.#lastLines,
       viewport: this.#lastViewport,
@@ -841,6 +1155,19 @@ export class ViewModel {
       editor,
       masked: this.#unregisterPrompt !== undefined,
       overlay: this.#overlay,
+    };
+  }
+
+  #roomHeader(room: Room | undefined): RoomHeader {
+    if (room === undefined || !room.joined) return { joined: false, memberCount: undefined, online: [] };
+    const online = [...(room.members?.values() ?? [])]
+      .filter((member) => member.online)
+      .map((member) => member.user)
+      .sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1));
+    return {
+      joined: true,
+      memberCount: room.memberCount,
+      online: room.members === undefined ? undefined : online,
     };
   }
 
@@ -937,6 +1264,40 @@ function edit(editor: LineEditor, action: string): void {
     case "delete_to_end":
       editor.deleteToEnd();
       break;
+  }
+}
+
+/** A refused room operation in plain words. */
+export function roomErrorText(
+  op: string,
+  room: string | undefined,
+  user: string | undefined,
+  error: { code: string; message: string },
+  maxRoomMembers: number,
+): string {
+  const name = room ?? "the room";
+  switch (error.code) {
+    case "invalid_room":
+      return `${name} is not a room name: # and 1-32 of A-Z a-z 0-9 _ . -`;
+    case "room_exists":
+      return `${name} exists already; pick another name`;
+    case "no_such_room":
+      return `There is no room called ${name}.`;
+    case "not_member":
+      return `You are not a member of ${name}.`;
+    case "not_owner":
+      return `Only the owner of ${name} removes members.`;
+    case "no_such_user":
+      return user === undefined ? error.message || "No such user." : `There is no user called ${user}.`;
+    case "too_many_members":
+      return `${name} is full: at most ${maxRoomMembers} members.`;
+    case "bad_argument":
+      if (op === "room_remove") return "To leave the room yourself, use /leave.";
+      return error.message || error.code;
+    case "unknown_op":
+      return "This server has no rooms (it speaks protocol version 1).";
+    default:
+      return `${op.replace("room_", "")} ${name} failed: ${error.message || error.code}`;
   }
 }
 

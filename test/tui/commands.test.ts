@@ -1,7 +1,7 @@
 // Slash commands and the command line of the client, unit.
 
 import { expect } from "chai";
-import { DEFAULT_PORT, parseArgs } from "../../tui-client/args.js";
+import { DEFAULT_PORT, defaultDevice, parseArgs } from "../../tui-client/args.js";
 import {
   COMMANDS,
   type CommandContext,
@@ -11,7 +11,7 @@ import {
 } from "../../tui-client/commands.js";
 import { CHAT_KEYS } from "../../tui-client/keymap.js";
 
-function recorder(): { context: CommandContext; calls: unknown[][] } {
+function recorder(active?: string): { context: CommandContext; calls: unknown[][] } {
   const calls: unknown[][] = [];
   const record =
     (name: string) =>
@@ -22,6 +22,13 @@ function recorder(): { context: CommandContext; calls: unknown[][] } {
     calls,
     context: {
       sendTo: record("sendTo"),
+      activeConversation: () => active,
+      createRoom: record("createRoom"),
+      addToRoom: record("addToRoom"),
+      removeFromRoom: record("removeFromRoom"),
+      leaveRoom: record("leaveRoom"),
+      showMembers: record("showMembers"),
+      showDevices: record("showDevices"),
       showUsers: record("showUsers"),
       logout: record("logout"),
       startUnregister: record("startUnregister"),
@@ -71,6 +78,55 @@ describe("tui commands (unit)", () => {
     ]);
   });
 
+  it("/create takes a room and its members, with or without the #, and checks the name", () => {
+    const { context, calls } = recorder();
+    runCommand("/create #lab bob carol", context);
+    runCommand("/create lab2 bob, carol", context);
+    runCommand("/create #solo", context);
+    runCommand("/create #no!good bob", context);
+    runCommand("/create", context);
+    expect(calls).to.deep.equal([
+      ["createRoom", "#lab", ["bob", "carol"]],
+      ["createRoom", "#lab2", ["bob", "carol"]],
+      ["createRoom", "#solo", []],
+      ["notify", "#no!good is not a room name: # and 1-32 of A-Z a-z 0-9 _ . -", "error"],
+      ["notify", "usage: /create #ROOM USER…", "error"],
+    ]);
+  });
+
+  it("/add /remove /leave /members act on the open room", () => {
+    const { context, calls } = recorder("#lab");
+    runCommand("/add dave", context);
+    runCommand("/remove bob", context);
+    runCommand("/members", context);
+    runCommand("/leave", context);
+    runCommand("/add", context);
+    expect(calls).to.deep.equal([
+      ["addToRoom", "#lab", "dave"],
+      ["removeFromRoom", "#lab", "bob"],
+      ["showMembers", "#lab"],
+      ["leaveRoom", "#lab"],
+      ["notify", "usage: /add USER", "error"],
+    ]);
+  });
+
+  it("refuses room commands when no room is open", () => {
+    for (const active of [undefined, "bob"]) {
+      const { context, calls } = recorder(active);
+      for (const line of ["/add dave", "/remove bob", "/members", "/leave"]) runCommand(line, context);
+      expect(calls.map((call) => call[0])).to.deep.equal(["notify", "notify", "notify", "notify"]);
+      expect(String(calls[0]![1])).to.include("acts on the open room");
+    }
+  });
+
+  it("/devices lists devices wherever it is typed; /msg takes a room", () => {
+    const { context, calls } = recorder();
+    runCommand("/devices", context);
+    runCommand("/d", context);
+    runCommand("/msg #lab hi all", context);
+    expect(calls).to.deep.equal([["showDevices"], ["showDevices"], ["sendTo", "#lab", "hi all"]]);
+  });
+
   it("generates /help from the command and key tables", () => {
     const text = helpLines().join("\n");
     for (const command of COMMANDS) {
@@ -83,47 +139,88 @@ describe("tui commands (unit)", () => {
 
 describe("tui command line (unit)", () => {
   it("defaults to 127.0.0.1:7878", () => {
-    expect(parseArgs([], {})).to.deep.equal({
+    expect(parseArgs([], {}, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "127.0.0.1", port: DEFAULT_PORT, user: undefined, tls: false, ca: undefined },
+      config: {
+        host: "127.0.0.1",
+        port: DEFAULT_PORT,
+        user: undefined,
+        tls: false,
+        ca: undefined,
+        device: "laptop",
+      },
     });
   });
 
   it("takes PARLEY_ variables, and flags over them", () => {
     const env = { PARLEY_HOST: "chat.example", PARLEY_PORT: "9000", PARLEY_USER: "alice" };
-    expect(parseArgs([], env)).to.deep.equal({
+    expect(parseArgs([], env, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9000, user: "alice", tls: false, ca: undefined },
+      config: {
+        host: "chat.example",
+        port: 9000,
+        user: "alice",
+        tls: false,
+        ca: undefined,
+        device: "laptop",
+      },
     });
-    expect(parseArgs(["--port", "9100", "--user=bob"], env)).to.deep.equal({
+    expect(parseArgs(["--port", "9100", "--user=bob"], env, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined },
+      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined, device: "laptop" },
     });
   });
 
   it("takes --tls, and --ca (which implies TLS) from flags or PARLEY_TLS / PARLEY_CA", () => {
-    expect(parseArgs(["--tls"], {})).to.deep.include({ kind: "run" });
-    expect((parseArgs(["--tls"], {}) as { config: object }).config).to.include({ tls: true, ca: undefined });
-    expect((parseArgs(["--ca", "/etc/cert.pem"], {}) as { config: object }).config).to.include({
+    expect(parseArgs(["--tls"], {}, "laptop")).to.deep.include({ kind: "run" });
+    expect((parseArgs(["--tls"], {}, "laptop") as { config: object }).config).to.include({
+      tls: true,
+      ca: undefined,
+    });
+    expect((parseArgs(["--ca", "/etc/cert.pem"], {}, "laptop") as { config: object }).config).to.include({
       tls: true,
       ca: "/etc/cert.pem",
     });
-    expect((parseArgs([], { PARLEY_TLS: "1" }) as { config: object }).config).to.include({ tls: true });
-    expect((parseArgs([], { PARLEY_CA: "/x.pem" }) as { config: object }).config).to.include({
+    expect((parseArgs([], { PARLEY_TLS: "1" }, "laptop") as { config: object }).config).to.include({
+      tls: true,
+    });
+    expect((parseArgs([], { PARLEY_CA: "/x.pem" }, "laptop") as { config: object }).config).to.include({
       tls: true,
       ca: "/x.pem",
     });
-    expect(parseArgs(["--ca"], {}).kind).to.equal("error");
+    expect(parseArgs(["--ca"], {}, "laptop").kind).to.equal("error");
+  });
+
+  it("takes --device or PARLEY_DEVICE, and defaults to the host name made a valid device name", () => {
+    const device = (argv: string[], env: Record<string, string>, host: string): unknown =>
+      (parseArgs(argv, env, host) as { config: { device: string } }).config.device;
+    expect(device(["--device", "phone"], { PARLEY_DEVICE: "tablet" }, "h")).to.equal("phone");
+    expect(device(["--device=desk-2"], {}, "h")).to.equal("desk-2");
+    expect(device([], { PARLEY_DEVICE: "tablet" }, "h")).to.equal("tablet");
+    expect(device([], {}, "my laptop (home)")).to.equal("mylaptophome");
+    expect(device([], {}, "a".repeat(40))).to.equal("a".repeat(32));
+    expect(device([], {}, "ünïcode!")).to.equal("ncode");
+    expect(device([], {}, "日本")).to.equal("default");
+    expect(defaultDevice("")).to.equal("default");
+    for (const [argv, env] of [
+      [["--device", "two words"], {}],
+      [["--device", "x".repeat(33)], {}],
+      [[], { PARLEY_DEVICE: "bad/name" }],
+    ] as const) {
+      const parsed = parseArgs(argv, env, "h");
+      expect(parsed.kind, JSON.stringify(argv)).to.equal("error");
+      expect((parsed as { message: string }).message).to.match(/device|PARLEY_DEVICE/u);
+    }
   });
 
   it("answers --help, and refuses bad flags with one line", () => {
-    expect(parseArgs(["--help"], {})).to.deep.equal({ kind: "help" });
+    expect(parseArgs(["--help"], {}, "laptop")).to.deep.equal({ kind: "help" });
     for (const argv of [["--bogus"], ["--port", "x"], ["--port", "70000"], ["--host"]]) {
-      const parsed = parseArgs(argv, {});
+      const parsed = parseArgs(argv, {}, "laptop");
       expect(parsed.kind, argv.join(" ")).to.equal("error");
       expect((parsed as { message: string }).message).to.not.include("\n");
     }
-    const fromEnv = parseArgs([], { PARLEY_PORT: "nope" });
+    const fromEnv = parseArgs([], { PARLEY_PORT: "nope" }, "laptop");
     expect((fromEnv as { message: string }).message).to.include("PARLEY_PORT");
   });
 });

@@ -54,7 +54,7 @@ describe("tui session (unit)", () => {
       const session = newSession();
       session.connectionOpened();
       const hello = only(session.takeOutgoing(), "hello");
-      expect(hello).to.include({ version: 1, client: "test" });
+      expect(hello).to.include({ version: 2, client: "test" });
       const events = session.handleFrame({
         rid: hello.rid,
         ok: true,
@@ -450,6 +450,157 @@ describe("tui session (unit)", () => {
         { type: "server_error", error: { code: "idle_timeout", message: "idle" } },
       ]);
       expect(session.handleFrame({ ev: "something_new" }), "unknown events are ignored").to.deep.equal([]);
+    });
+  });
+
+  describe("devices and rooms (version 2)", () => {
+    function loggedInOn(device: string): Session {
+      const session = new Session({ cidPrefix: "t", clientName: "test", device });
+      session.connectionOpened();
+      const hello = only(session.takeOutgoing(), "hello");
+      session.handleFrame({ rid: hello.rid, ok: true, server: "parley/test", version: 2, limits: LIMITS });
+      session.login("alice", "correct horse");
+      const login = only(session.takeOutgoing(), "login");
+      expect(login).to.include({ user: "alice", device });
+      session.handleFrame({ rid: login.rid, ok: true, user: "alice", pending: 0 });
+      session.takeOutgoing();
+      return session;
+    }
+
+    /** Answers the one request with this op with `result` and returns the events. */
+    function answer(session: Session, op: ClientRequest["op"], result: Record<string, unknown>) {
+      const request = only(session.takeOutgoing(), op);
+      return { request, events: session.handleFrame({ rid: rid(request), ...result }) };
+    }
+
+    it("names its device in login, and again when it logs in by itself after a reconnect", () => {
+      const session = loggedInOn("laptop");
+      session.connectionLost();
+      session.connectionOpened();
+      expect(only(session.takeOutgoing(), "login")).to.include({ user: "alice", device: "laptop" });
+    });
+
+    it("says hello 1 to a server that does not speak version 2", () => {
+      const session = newSession();
+      session.connectionOpened();
+      const hello = only(session.takeOutgoing(), "hello");
+      const events = session.handleFrame({
+        rid: hello.rid,
+        ok: false,
+        error: { code: "unsupported_version", message: "version 1 only" },
+      });
+      expect(events).to.deep.equal([]);
+      expect(only(session.takeOutgoing(), "hello")).to.include({ version: 1 });
+    });
+
+    it("passes read_marker and room events on once each and acknowledges them once handled", () => {
+      const session = loggedInOn("laptop");
+      const marker = { ev: "read_marker", seq: 3, with: "bob", upTo: 41, at: "2026-11-25T10:00:00.000Z" };
+      const room = {
+        ev: "room",
+        seq: 4,
+        room: "#lab",
+        change: "joined",
+        user: "carol",
+        by: "alice",
+        at: "2026-11-25T10:00:01.000Z",
+      };
+      expect(session.handleFrame(marker)).to.deep.equal([{ type: "read_marker", marker }]);
+      expect(session.handleFrame(room)).to.deep.equal([{ type: "room", event: room }]);
+      session.flushAck();
+      expect(session.takeOutgoing(), "nothing handled yet").to.deep.equal([]);
+      session.handled(3);
+      session.handled(4);
+      session.flushAck();
+      expect(session.takeOutgoing()).to.deep.equal([{ op: "ack", upTo: 4 }]);
+      expect(session.handleFrame(marker), "a repeat is dropped").to.deep.equal([]);
+      expect(session.handleFrame(room), "a repeat is dropped").to.deep.equal([]);
+      session.flushAck();
+      expect(session.takeOutgoing(), "and acknowledged again").to.deep.equal([{ op: "ack", upTo: 4 }]);
+      expect(
+        session.handleFrame({ ev: "room", seq: 5, room: "#lab", change: "exploded" }),
+      ).to.have.nested.property("[0].type", "protocol_violation");
+    });
+
+    it("does not send a read that another device already made", () => {
+      const session = loggedInOn("laptop");
+      session.handleFrame({
+        ev: "read_marker",
+        seq: 1,
+        with: "#lab",
+        upTo: 20,
+        at: "2026-11-25T10:00:00.000Z",
+      });
+      session.markRead("#lab", 20);
+      expect(session.takeOutgoing()).to.deep.equal([]);
+      session.markRead("#LAB", 21);
+      expect(only(session.takeOutgoing(), "read")).to.include({ with: "#LAB", upTo: 21 });
+    });
+
+    it("creates a room with its members and reports success with the server's spelling", () => {
+      const session = loggedInOn("laptop");
+      session.createRoom("#Lab", ["bob", "carol"]);
+      const { request, events } = answer(session, "room_create", { ok: true, room: "#Lab" });
+      expect(request).to.deep.include({ op: "room_create", room: "#Lab", members: ["bob", "carol"] });
+      expect(events).to.deep.equal([{ type: "room_done", op: "room_create", room: "#Lab", user: undefined }]);
+    });
+
+    it("adds, removes and leaves, naming the room and the user in the answer or the refusal", () => {
+      const session = loggedInOn("laptop");
+      session.addToRoom("#lab", "dave");
+      let result = answer(session, "room_add", { ok: true });
+      expect(result.request).to.deep.include({ room: "#lab", user: "dave" });
+      expect(result.events).to.deep.equal([
+        { type: "room_done", op: "room_add", room: "#lab", user: "dave" },
+      ]);
+
+      session.removeFromRoom("#lab", "bob");
+      const notOwner = { code: "not_owner", message: "Only the owner removes members." };
+      result = answer(session, "room_remove", { ok: false, error: notOwner });
+      expect(result.request).to.deep.include({ room: "#lab", user: "bob" });
+      expect(result.events).to.deep.equal([
+        { type: "room_failed", op: "room_remove", room: "#lab", user: "bob", error: notOwner },
+      ]);
+
+      session.leaveRoom("#lab");
+      result = answer(session, "room_leave", { ok: true });
+      expect(result.request).to.deep.equal({ op: "room_leave", rid: rid(result.request), room: "#lab" });
+      expect(result.events).to.deep.equal([
+        { type: "room_done", op: "room_leave", room: "#lab", user: undefined },
+      ]);
+    });
+
+    it("asks for rooms, members and devices, and hands their lists on", () => {
+      const session = loggedInOn("laptop");
+      const rooms = [{ room: "#lab", owner: "alice", members: 3 }];
+      session.requestRooms();
+      expect(answer(session, "rooms", { ok: true, rooms }).events).to.deep.equal([{ type: "rooms", rooms }]);
+
+      const members = [{ user: "alice", online: true, readUpTo: 12 }];
+      session.requestRoomMembers("#lab", true);
+      const shown = answer(session, "room_members", { ok: true, members });
+      expect(shown.request).to.deep.include({ op: "room_members", room: "#lab" });
+      expect(shown.events).to.deep.equal([{ type: "room_members", room: "#lab", members, show: true }]);
+      session.requestRoomMembers("#lab");
+      expect(answer(session, "room_members", { ok: true, members }).events[0]).to.include({ show: false });
+
+      const devices = [
+        { device: "laptop", online: true, lastSeen: null },
+        { device: "phone", online: false, lastSeen: "2026-11-25T09:00:00.000Z" },
+      ];
+      session.requestDevices();
+      expect(answer(session, "devices", { ok: true, devices }).events).to.deep.equal([
+        { type: "devices", devices },
+      ]);
+    });
+
+    it("asks nothing of the server while not logged in", () => {
+      const session = newSession();
+      session.createRoom("#lab", []);
+      session.requestRooms();
+      session.requestDevices();
+      session.requestRoomMembers("#lab");
+      expect(session.takeOutgoing()).to.deep.equal([]);
     });
   });
 });

@@ -268,3 +268,179 @@ describe("tui over TLS, in tmux (e2e)", function () {
     expect(statusLine(screen)).to.include("online");
   });
 });
+
+/** The contacts-pane part of the line that shows `room` ("   #lab   2"). */
+function roomLine(screen: string, room: string): string | undefined {
+  return screen
+    .split("\n")
+    .map((line) => line.split("│")[0]!)
+    .find((line) => new RegExp(`^.\\s+${room}\\b`, "u").test(line));
+}
+
+/** The number after a contact's name, 0 when there is none; undefined when it is not listed. */
+function unreadOf(line: string | undefined): number | undefined {
+  if (line === undefined) return undefined;
+  const match = /\s(\d+)\s*$/u.exec(line);
+  return match === null ? 0 : Number(match[1]);
+}
+
+// Needs the version 2 server (rooms and devices): written before it was merged.
+describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
+  this.timeout(120_000);
+  let terminals: Terminals;
+  let temp: { dir: string; remove(): void };
+  let server: ServerProcess | undefined;
+  let port: number;
+
+  before(async () => {
+    if (!tmuxAvailable()) throw new Error("tmux is not installed: apt-get install tmux");
+    temp = makeTempDir("parley-tui-rooms-");
+    server = await spawnServer(path.join(temp.dir, "parley.db"));
+    port = server.port;
+    terminals = new Terminals();
+  });
+
+  after(async () => {
+    terminals?.kill();
+    if (server !== undefined) await server.stop();
+    temp?.remove();
+  });
+
+  it("registers alice (laptop) and bob, and logs alice in on a second device (phone)", async () => {
+    for (const [user, device] of [
+      ["alice", "laptop"],
+      ["bob", "desk"],
+    ] as const) {
+      terminals.start(user, port, user, ["--device", device]);
+      await terminals.waitForText(user, "Password");
+      terminals.keys(user, "C-r");
+      await terminals.waitForText(user, "Again");
+      terminals.type(user, PASSWORD);
+      terminals.keys(user, "Enter");
+      terminals.type(user, PASSWORD);
+      terminals.keys(user, "Enter");
+      await terminals.waitForText(user, `${user} (you)`);
+    }
+    // The same account on another device: a session beside the laptop's, not replacing it.
+    terminals.start("phone", port, "alice", ["--device", "phone"]);
+    await terminals.waitForText("phone", "Password");
+    terminals.type("phone", PASSWORD);
+    terminals.keys("phone", "Enter");
+    await terminals.waitForText("phone", "alice (you)");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(statusLine(terminals.screen("alice")), "the laptop is still logged in").to.include("● online");
+  });
+
+  it("creates a room that shows up for its member and on the other device", async () => {
+    terminals.type("alice", "/create #lab bob");
+    terminals.keys("alice", "Enter");
+    await terminals.waitFor("alice", "the room open", (screen) => screen.trimEnd().endsWith("#lab>"));
+    await terminals.waitFor("alice", "the room header", (screen) =>
+      (screen.split("\n")[0] ?? "").includes("#lab  2 members"),
+    );
+    await terminals.waitForText("bob", "alice created the room #lab with you");
+    await terminals.waitFor(
+      "bob",
+      "#lab in the contacts",
+      (screen) => roomLine(screen, "#lab") !== undefined,
+    );
+    await terminals.waitFor(
+      "phone",
+      "#lab in the contacts",
+      (screen) => roomLine(screen, "#lab") !== undefined,
+    );
+  });
+
+  it("carries a room conversation: unread counts, own messages from the other device, read markers", async () => {
+    terminals.type("alice", "Hello lab 👋");
+    terminals.keys("alice", "Enter");
+    await terminals.waitFor(
+      "bob",
+      "an unread count of 1 for #lab",
+      (screen) => unreadOf(roomLine(screen, "#lab")) === 1,
+    );
+
+    // The laptop looks elsewhere (its own entry, the next contact) before bob answers.
+    terminals.keys("alice", "Tab");
+    await terminals.waitFor("alice", "alice's conversation open", (screen) =>
+      screen.trimEnd().endsWith("alice>"),
+    );
+
+    terminals.keys("bob", "Tab"); // the most recent conversation: #lab
+    await terminals.waitFor("bob", "alice's message in #lab", (screen) =>
+      /alice Hello lab 👋/u.test(lineWith(screen, "Hello lab") ?? ""),
+    );
+    await terminals.waitFor("bob", "the members online in the header", (screen) =>
+      (screen.split("\n")[0] ?? "").includes("2 members, online: alice, bob"),
+    );
+    terminals.type("bob", "Hi alice, 日本語 too");
+    terminals.keys("bob", "Enter");
+
+    // Only bob's message counts on both of alice's devices: her own is not unread.
+    await terminals.waitFor(
+      "alice",
+      "#lab unread 1 on the laptop",
+      (screen) => unreadOf(roomLine(screen, "#lab")) === 1,
+    );
+    await terminals.waitFor(
+      "phone",
+      "#lab unread 1 on the phone",
+      (screen) => unreadOf(roomLine(screen, "#lab")) === 1,
+    );
+
+    // The laptop reads it: the phone hears of it through a read marker, and its count clears.
+    terminals.keys("alice", "S-Tab");
+    await terminals.waitForText("alice", "Hi alice, 日本語 too");
+    await terminals.waitFor(
+      "phone",
+      "#lab read on the laptop",
+      (screen) => unreadOf(roomLine(screen, "#lab")) === 0,
+    );
+
+    // The phone shows the whole conversation, alice's own message with its mark.
+    terminals.keys("phone", "Tab");
+    const phone = await terminals.waitForText("phone", "Hi alice, 日本語 too");
+    expect(lineWith(phone, "Hello lab 👋")).to.match(/✓\s+alice Hello lab 👋/u);
+
+    // And what the phone sends reaches the laptop as alice's own message, and bob.
+    terminals.type("phone", "sent from my phone");
+    terminals.keys("phone", "Enter");
+    const laptop = await terminals.waitForText("alice", "sent from my phone");
+    expect(lineWith(laptop, "sent from my phone")).to.match(/alice sent from my phone/u);
+    await terminals.waitForText("bob", "sent from my phone");
+    expect(unreadOf(roomLine(terminals.screen("alice"), "#lab")), "own message, not unread").to.equal(0);
+  });
+
+  it("lists the room's members and alice's devices", async () => {
+    terminals.type("alice", "/members");
+    terminals.keys("alice", "Enter");
+    const members = await terminals.waitForText("alice", "#lab: 2 members, 2 online");
+    expect(lineWith(members, "alice (you)")).to.include("●");
+    expect(lineWith(members, "● bob")).to.include("has read");
+    expect(members).to.include("owner");
+    terminals.keys("alice", "Escape");
+    await terminals.waitFor("alice", "the overlay closed", (screen) => screen.trimEnd().endsWith("#lab>"));
+
+    terminals.type("alice", "/devices");
+    terminals.keys("alice", "Enter");
+    const devices = await terminals.waitForText("alice", "Devices: 2, 2 online");
+    expect(lineWith(devices, "laptop")).to.include("(this one)");
+    expect(lineWith(devices, "phone")).to.include("online");
+    terminals.keys("alice", "Escape");
+  });
+
+  it("shows a member leaving on every screen", async () => {
+    terminals.type("bob", "/leave");
+    terminals.keys("bob", "Enter");
+    await terminals.waitForText("bob", "You left #lab.");
+    await terminals.waitFor("bob", "the header to say so", (screen) =>
+      (screen.split("\n")[0] ?? "").includes("you are not a member"),
+    );
+    await terminals.waitForText("alice", "· bob left");
+    await terminals.waitFor("alice", "one member left", (screen) =>
+      (screen.split("\n")[0] ?? "").includes("#lab  1 member"),
+    );
+    terminals.keys("phone", "C-l");
+    await terminals.waitForText("phone", "· bob left");
+  });
+});

@@ -624,4 +624,306 @@ describe("tui view model (unit)", () => {
       expect(text).to.include("logged in from somewhere else");
     });
   });
+
+  describe("rooms and devices", () => {
+    function roomMessage(id: number, from: string, text: string, at = `${DAY2}T10:00:00.000Z`): SessionEvent {
+      return { type: "message", message: { ev: "message", seq: ++seq, id, from, to: "#lab", text, at } };
+    }
+
+    function roomEvent(
+      change: "created" | "joined" | "left" | "removed",
+      user: string,
+      by: string,
+    ): SessionEvent {
+      return {
+        type: "room",
+        event: { ev: "room", seq: ++seq, room: "#lab", change, user, by, at: `${DAY2}T09:00:00.000Z` },
+      };
+    }
+
+    function withRoom(cols = 80, rows = 24): ViewModel {
+      const view = loggedInView(cols, rows);
+      apply(view, { type: "rooms", rooms: [{ room: "#lab", owner: "bob", members: 3 }] });
+      apply(view, { type: "history", with: "#lab", before: undefined, limit: 50, messages: [] });
+      return view;
+    }
+
+    function unread(view: ViewModel, key: string): number {
+      return view.contacts().find((contact) => contact.key === key)!.unread;
+    }
+
+    it("asks for rooms after logging in", () => {
+      const view = newView();
+      const intents = apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      expect(intents).to.deep.include({ kind: "load_rooms" });
+    });
+
+    it("lists rooms among the contacts as #name, and fetches their history and members", () => {
+      const view = loggedInView();
+      const intents = apply(view, { type: "rooms", rooms: [{ room: "#Lab", owner: "bob", members: 3 }] });
+      expect(intents).to.deep.equal([
+        { kind: "load_history", peer: "#Lab", before: undefined },
+        { kind: "load_members", room: "#Lab" },
+      ]);
+      const entry = view.contacts().find((contact) => contact.key === "#lab")!;
+      expect(entry).to.include({ user: "#Lab", room: true, unread: 0 });
+      expect(contactLine(view, "#Lab"), "where a user has ●").to.match(/^ {3}#Lab\s*$/u);
+    });
+
+    it("puts room messages in the room, under their authors, and counts them unread", () => {
+      const view = withRoom();
+      apply(view, roomMessage(1, "bob", "standup in 5"), roomMessage(2, "carol", "coming"));
+      expect(view.conversation("#lab")!.messages.map((message) => message.from)).to.deep.equal([
+        "bob",
+        "carol",
+      ]);
+      expect(view.conversation("bob")?.messages ?? []).to.have.length(0);
+      expect(unread(view, "#lab")).to.equal(2);
+      expect(contactLine(view, "#lab")).to.match(/#lab\s+2/u);
+      expect(view.contacts()[0]!.key, "the room is the most recent conversation").to.equal("#lab");
+      press(view, "tab");
+      expect(view.activePeer).to.equal("#lab");
+      const text = screen(view);
+      expect(text).to.match(/10:00\s+bob standup in 5/u);
+      expect(text).to.match(/10:00\s+carol coming/u);
+      expect(unread(view, "#lab")).to.equal(0);
+      expect(view.readMarker()).to.deep.equal({ peer: "#lab", upTo: 2 });
+    });
+
+    it("shows own messages from another device in the right conversation, never unread", () => {
+      const view = withRoom();
+      apply(view, {
+        type: "message",
+        message: {
+          ev: "message",
+          seq: ++seq,
+          id: 5,
+          from: "alice",
+          to: "bob",
+          text: "from my phone",
+          at: `${DAY2}T10:00:00.000Z`,
+        },
+      });
+      apply(view, roomMessage(6, "alice", "phone to the room"));
+      expect(view.conversation("bob")!.messages.map((message) => message.text)).to.deep.equal([
+        "from my phone",
+      ]);
+      expect(view.conversation("#lab")!.messages.map((message) => message.text)).to.deep.equal([
+        "phone to the room",
+      ]);
+      expect(view.conversation("alice")?.messages ?? [], "not a message to oneself").to.have.length(0);
+      expect(unread(view, "bob")).to.equal(0);
+      expect(unread(view, "#lab")).to.equal(0);
+      view.select("bob");
+      const line = screen(view)
+        .split("\n")
+        .find((row) => row.includes("from my phone"))!;
+      expect(line).to.match(/✓\s+alice from my phone/u);
+      // A receipt for it (it goes to every device) moves its mark.
+      apply(view, {
+        type: "receipt",
+        receipt: { ev: "receipt", seq: ++seq, id: 5, to: "bob", status: "read", at: `${DAY2}T10:01:00.000Z` },
+      });
+      expect(view.conversation("bob")!.byId(5)!.status).to.equal("read");
+    });
+
+    it("clears unread counts up to a read marker from another device", () => {
+      const view = withRoom();
+      apply(view, incoming(1), incoming(2), incoming(3));
+      apply(view, roomMessage(10, "bob", "a"), roomMessage(11, "carol", "b"));
+      expect(unread(view, "bob")).to.equal(3);
+      apply(view, {
+        type: "read_marker",
+        marker: { ev: "read_marker", seq: ++seq, with: "bob", upTo: 2, at: "" },
+      });
+      expect(unread(view, "bob")).to.equal(1);
+      apply(view, {
+        type: "read_marker",
+        marker: { ev: "read_marker", seq: ++seq, with: "#LAB", upTo: 11, at: "" },
+      });
+      expect(unread(view, "#lab")).to.equal(0);
+    });
+
+    it("counts a room's history as read up to where room_members says this user got", () => {
+      const view = loggedInView();
+      apply(view, { type: "rooms", rooms: [{ room: "#lab", owner: "bob", members: 2 }] });
+      const page = [1, 2, 3, 4].map((id) => ({ ...history(id, id === 2 ? "alice" : "bob", "#lab", "sent") }));
+      apply(view, { type: "history", with: "#lab", before: undefined, limit: 50, messages: page });
+      expect(unread(view, "#lab"), "before the members answer").to.equal(3);
+      apply(view, {
+        type: "room_members",
+        room: "#lab",
+        show: false,
+        members: [
+          { user: "alice", online: true, readUpTo: 3 },
+          { user: "bob", online: true, readUpTo: 4 },
+        ],
+      });
+      expect(unread(view, "#lab")).to.equal(1);
+    });
+
+    it("heads a room with its members and who of them is online, following presence", () => {
+      const view = withRoom();
+      const intents = view.select("#lab");
+      expect(intents).to.deep.equal([{ kind: "load_members", room: "#lab" }]);
+      apply(view, {
+        type: "room_members",
+        room: "#lab",
+        show: false,
+        members: [
+          { user: "alice", online: true, readUpTo: null },
+          { user: "bob", online: true, readUpTo: null },
+          { user: "carol", online: false, readUpTo: null },
+        ],
+      });
+      const header = () => screen(view).split("\n")[0]!.split("│")[1]!;
+      expect(header()).to.include("#lab  3 members, online: alice, bob");
+      apply(view, { type: "presence", user: "carol", online: true, at: "" });
+      apply(view, { type: "presence", user: "bob", online: false, at: `${DAY2}T11:00:00.000Z` });
+      expect(header()).to.include("3 members, online: alice, carol");
+    });
+
+    it("follows membership events: state, a line in the room, news for this user", () => {
+      const view = loggedInView();
+      const created = apply(view, roomEvent("created", "bob", "bob"));
+      expect(created).to.deep.equal([{ kind: "load_members", room: "#lab" }]);
+      expect(view.contacts().some((contact) => contact.key === "#lab")).to.equal(true);
+      expect(view.notice!.text).to.include("bob created the room #lab with you");
+      apply(view, {
+        type: "room_members",
+        room: "#lab",
+        show: false,
+        members: [
+          { user: "bob", online: true, readUpTo: null },
+          { user: "alice", online: true, readUpTo: null },
+        ],
+      });
+      apply(view, roomEvent("joined", "carol", "bob"));
+      expect(view.room("#lab")!.memberCount).to.equal(3);
+      apply(view, roomEvent("left", "carol", "carol"));
+      expect(view.room("#lab")!.memberCount).to.equal(2);
+      view.select("#lab");
+      const text = screen(view);
+      expect(text).to.include("· bob created #lab");
+      expect(text).to.include("· bob added carol");
+      expect(text).to.include("· carol left");
+      expect(unread(view, "#lab"), "notices are not unread messages").to.equal(0);
+
+      apply(view, roomEvent("removed", "alice", "bob"));
+      expect(view.room("#lab")!.joined).to.equal(false);
+      expect(view.notice!.text).to.include("bob removed you from #lab");
+      expect(screen(view)).to.include("· bob removed you");
+      expect(screen(view).split("\n")[0]).to.include("you are not a member");
+    });
+
+    it("asks for rooms again when the owner leaves (someone else owns it now)", () => {
+      const view = withRoom();
+      expect(apply(view, roomEvent("left", "bob", "bob"))).to.deep.equal([{ kind: "load_rooms" }]);
+    });
+
+    it("opens a room it created", () => {
+      const view = loggedInView();
+      const intents = apply(view, { type: "room_done", op: "room_create", room: "#lab", user: undefined });
+      expect(view.activePeer).to.equal("#lab");
+      expect(intents).to.deep.equal([{ kind: "load_members", room: "#lab" }]);
+      expect(screen(view).split("\n").at(-1)).to.equal("#lab>");
+      typeText(view, "hello room");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "send", to: "#lab", text: "hello room" }]);
+    });
+
+    it("says in plain words why a room operation was refused, and nothing when the server has no rooms", () => {
+      const view = withRoom();
+      apply(view, {
+        type: "room_failed",
+        op: "room_remove",
+        room: "#lab",
+        user: "bob",
+        error: { code: "not_owner", message: "" },
+      });
+      expect(view.notice).to.deep.equal({ text: "Only the owner of #lab removes members.", level: "error" });
+      apply(view, {
+        type: "room_failed",
+        op: "room_add",
+        room: "#lab",
+        user: "zed",
+        error: { code: "no_such_user", message: "" },
+      });
+      expect(view.notice!.text).to.equal("There is no user called zed.");
+      view.notify("before");
+      apply(view, {
+        type: "room_failed",
+        op: "rooms",
+        room: undefined,
+        user: undefined,
+        error: { code: "unknown_op", message: "" },
+      });
+      expect(view.notice!.text).to.equal("before");
+    });
+
+    it("/members: lists members with presence, owner and how far each has read", () => {
+      const view = withRoom(100, 30);
+      apply(
+        view,
+        roomMessage(1, "bob", "one"),
+        roomMessage(2, "carol", "two"),
+        roomMessage(3, "bob", "three"),
+      );
+      apply(view, {
+        type: "room_members",
+        room: "#lab",
+        show: true,
+        members: [
+          { user: "alice", online: true, readUpTo: 3 },
+          { user: "bob", online: true, readUpTo: 3 },
+          { user: "carol", online: false, readUpTo: 1 },
+          { user: "dave", online: false, readUpTo: null },
+        ],
+      });
+      const text = screen(view);
+      expect(text).to.include("#lab: 4 members, 2 online");
+      expect(text).to.match(/● alice \(you\)\s+has read everything/u);
+      expect(text).to.match(/● bob\s+has read everything\s+owner/u);
+      expect(text).to.match(/○ carol\s+2 messages behind \(read up to 10:00 bob\)/u);
+      expect(text).to.match(/○ dave\s+has read nothing yet/u);
+    });
+
+    it("/devices: lists devices with presence or last seen, marking this one", () => {
+      const view = new ViewModel({
+        host: "127.0.0.1",
+        port: 7878,
+        device: "laptop",
+        time: new TimeFormat({ locale: "en-GB", timeZone: "UTC" }),
+        now: () => new Date(`${DAY2}T12:00:00.000Z`),
+      });
+      view.resize(80, 24);
+      view.setLink({ state: "open" });
+      apply(view, { type: "logged_in", user: "alice", pending: 0, resumed: false });
+      apply(view, {
+        type: "devices",
+        devices: [
+          { device: "Laptop", online: true, lastSeen: null },
+          { device: "phone", online: false, lastSeen: `${DAY2}T10:00:00.000Z` },
+        ],
+      });
+      const text = screen(view);
+      expect(text).to.include("Devices: 2, 1 online");
+      expect(text).to.match(/● Laptop\s+online\s+\(this one\)/u);
+      expect(text).to.match(/○ phone\s+offline, last seen/u);
+    });
+
+    it("fits every row to the terminal width with rooms in the contacts and a room open", () => {
+      for (const [cols, rows] of [
+        [80, 24],
+        [43, 12],
+      ] as const) {
+        const view = withRoom(cols, rows);
+        view.select("#lab");
+        apply(view, roomEvent("joined", "a-very-long-user-name-indeed", "bob"));
+        apply(view, roomMessage(1, "a-very-long-user-name-indeed", `${"日本語 ".repeat(20)}x`));
+        const frame = view.frame();
+        expect(frame.rows).to.have.length(rows);
+        for (const row of frame.rows) expect(rowWidth(row)).to.equal(cols);
+      }
+    });
+  });
 });
