@@ -389,7 +389,7 @@ describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
     );
 
     // The laptop reads it: the phone hears of it through a read marker, and its count clears.
-    terminals.keys("alice", "S-Tab");
+    terminals.keys("alice", "BTab");
     await terminals.waitForText("alice", "Hi alice, 日本語 too");
     await terminals.waitFor(
       "phone",
