@@ -1,9 +1,12 @@
 // The server as a child process, killed with SIGKILL at random moments twenty times while four
-// senders pipeline messages to recipients who are online or mostly offline. Senders resend
-// every unanswered send with the same cid after each restart; everyone drops redelivered seqs.
-// At the end every acknowledged send must have reached its recipient once, in per-sender
-// order, every delivered receipt must match a message its recipient acknowledged, and the
-// database must pass SQLite's integrity check.
+// senders pipeline messages to recipients who are online or mostly offline, two of the senders
+// also to a room, and one recipient reads on two devices: one mostly online, one mostly
+// offline, each dropping its connection at random moments and acknowledging for itself.
+// Senders resend every unanswered send with the same cid after each restart; every device
+// drops redelivered seqs. At the end every acknowledged send must have reached each device of
+// its recipient (of every other room member, for a room send) once, in per-sender order, every
+// delivered receipt must match a message its recipient acknowledged, one per direct message,
+// and the database must pass SQLite's integrity check.
 
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -18,6 +21,21 @@ const ONLINE_RECIPIENTS = ["r0", "r1"];
 /** Log in only now and then during the kills (with this chance per server life), and at the end. */
 const OFFLINE_RECIPIENTS = ["r2", "r3"];
 const OFFLINE_LOGIN_CHANCE = 0.3;
+/** The recipient with two devices, both known (logged in once) before anything is sent. */
+const TWO_DEVICE_USER = "d";
+/** Per server life: the chance to log in at all, to drop the connection at a random moment
+ * (at most MAX_DROP_DELAY_MS after logging in), and to log in again after such a drop. */
+const DEVICES: ReadonlyArray<{ device: string; login: number; drop: number; reconnect: number }> = [
+  { device: "a", login: 0.9, drop: 0.5, reconnect: 0.8 },
+  { device: "b", login: 0.3, drop: 0.5, reconnect: 0.3 },
+];
+const MAX_DROP_DELAY_MS = 300;
+/** Created by the first room sender before the kills; its members are the room senders and these. */
+const ROOM = "#crash";
+const ROOM_SENDERS = ["s0", "s1"];
+const ROOM_RECIPIENTS = ["r0", "r2", TWO_DEVICE_USER];
+/** The share of a room sender's sends that go to the room. */
+const ROOM_SHARE = 0.25;
 const SENDS_PER_SENDER = 5000;
 /** Sends a sender keeps unanswered on the wire. */
 const SEND_WINDOW = 16;
@@ -103,6 +121,11 @@ class Lives {
     this.#progress.changed();
   }
 
+  /** The life now, or undefined once the test is over. */
+  get current(): Life | undefined {
+    return this.#over ? undefined : this.#current;
+  }
+
   /** The first life after `after`, or undefined once the test is over. */
   async next(after: number): Promise<Life | undefined> {
     await this.#progress.until(
@@ -122,19 +145,31 @@ interface PendingSend {
   attempts: number;
 }
 
+/** One device of a user (the default one, unless named), with its own inbox position. */
 interface Actor {
   readonly user: string;
+  readonly device?: string;
+  /** user, or user/device. */
+  readonly label: string;
   /** The highest inbox seq handled: anything at or below it is a redelivery. */
   lastSeq: number;
   redelivered: number;
   /** The last server life in which this actor logged in. */
   loggedInLife: number;
+  logins: number;
+  /** Every message handled, in the order handled. */
+  readonly messages: Array<{ id: number; from: string; to: string; n: number; seq: number }>;
+  readonly ids: Set<number>;
+  /** Every room event handled. */
+  readonly roomEvents: Frame[];
 }
 
 interface Sender extends Actor {
   readonly random: () => number;
   nextN: number;
   readonly unanswered: Map<number, PendingSend>;
+  /** Sends to the room, from some of the senders. */
+  readonly roomShare: number;
   /** n → { id, to } of every send answered ok. */
   readonly acknowledged: Map<number, { id: number; to: string }>;
   fired: number;
@@ -149,9 +184,15 @@ interface Sender extends Actor {
 interface Recipient extends Actor {
   readonly random: () => number;
   readonly online: boolean;
-  /** Every message handled, in the order handled. */
-  readonly messages: Array<{ id: number; from: string; n: number; seq: number }>;
-  readonly ids: Set<number>;
+}
+
+interface Device extends Actor {
+  readonly device: string;
+  readonly random: () => number;
+  readonly policy: (typeof DEVICES)[number];
+  /** Connections this test dropped on purpose, and log-ins after such a drop in the same life. */
+  drops: number;
+  reconnects: number;
 }
 
 const TEXT = /^(s\d+) #(\d+)$/;
@@ -189,12 +230,22 @@ describe("SIGKILL at random moments (integration, child process)", () => {
     const violations: string[] = [];
     const started = Date.now();
 
-    const senders: Sender[] = SENDERS.map((user, index) => ({
+    const inbox = (user: string, device?: string) => ({
       user,
-      random: prng(seed + 1000 + index),
+      device,
+      label: device === undefined ? user : `${user}/${device}`,
       lastSeq: 0,
       redelivered: 0,
       loggedInLife: -1,
+      logins: 0,
+      messages: [],
+      ids: new Set<number>(),
+      roomEvents: [],
+    });
+    const senders: Sender[] = SENDERS.map((user, index) => ({
+      ...inbox(user),
+      random: prng(seed + 1000 + index),
+      roomShare: ROOM_SENDERS.includes(user) ? ROOM_SHARE : 0,
       nextN: 0,
       unanswered: new Map(),
       acknowledged: new Map(),
@@ -205,17 +256,29 @@ describe("SIGKILL at random moments (integration, child process)", () => {
       delivered: new Map(),
     }));
     const recipients: Recipient[] = [...ONLINE_RECIPIENTS, ...OFFLINE_RECIPIENTS].map((user, index) => ({
-      user,
+      ...inbox(user),
       random: prng(seed + 2000 + index),
       online: ONLINE_RECIPIENTS.includes(user),
-      lastSeq: 0,
-      redelivered: 0,
-      loggedInLife: -1,
-      messages: [],
-      ids: new Set(),
     }));
-    const recipientNamed = new Map(recipients.map((recipient) => [recipient.user, recipient]));
+    const devices: Device[] = DEVICES.map((policy, index) => ({
+      ...inbox(TWO_DEVICE_USER, policy.device),
+      device: policy.device,
+      random: prng(seed + 3000 + index),
+      policy,
+      drops: 0,
+      reconnects: 0,
+    }));
+    const actors: Actor[] = [...senders, ...recipients, ...devices];
     const senderNamed = new Map(senders.map((sender) => [sender.user, sender]));
+    /** user → its devices here (one, the default, for all but the two-device user). */
+    const devicesOf = new Map<string, Actor[]>();
+    for (const actor of actors) devicesOf.set(actor.user, [...(devicesOf.get(actor.user) ?? []), actor]);
+    const roomMembers = [...ROOM_SENDERS, ...ROOM_RECIPIENTS];
+    const roomDevices = roomMembers.flatMap((user) => devicesOf.get(user)!);
+    /** The devices that must each get a send from `from` to `to` once. */
+    const targetsOf = (from: string, to: string): Actor[] =>
+      to === ROOM ? roomDevices.filter((device) => device.user !== from) : devicesOf.get(to)!;
+    const directTargets = [...ONLINE_RECIPIENTS, ...OFFLINE_RECIPIENTS, TWO_DEVICE_USER];
 
     /** Connects and logs in for this life; undefined when the server died first. */
     const logIn = async (actor: Actor, life: Life): Promise<TestClient | undefined> => {
@@ -228,58 +291,78 @@ describe("SIGKILL at random moments (integration, child process)", () => {
       clients.add(client);
       void client.closed.then(() => clients.delete(client));
       try {
-        await client.ok("login", { user: actor.user, password: PASSWORD });
+        await client.ok(
+          "login",
+          actor.device === undefined
+            ? { user: actor.user, password: PASSWORD }
+            : { user: actor.user, password: PASSWORD, device: actor.device },
+        );
       } catch (error) {
         if (!client.isClosed) throw error;
         return undefined;
       }
       actor.loggedInLife = life.number;
+      actor.logins++;
       progress.changed();
       return client;
     };
 
     /** Handles inbox events until the connection closes: drops redelivered seqs, acks the rest. */
-    const readInbox = async (
-      client: TestClient,
-      actor: Actor,
-      handle: (event: Frame) => void,
-    ): Promise<void> => {
+    const readInbox = async (client: TestClient, actor: Actor): Promise<void> => {
       let connectionSeq = 0;
       for (;;) {
         let event: Frame;
         try {
-          event = await client.expectEvent((e) => e.ev === "message" || e.ev === "receipt", EVENT_TIMEOUT_MS);
+          event = await client.expectEvent(
+            (e) => e.ev === "message" || e.ev === "receipt" || e.ev === "room",
+            EVENT_TIMEOUT_MS,
+          );
         } catch {
           return;
         }
         if (event.seq <= connectionSeq)
-          violations.push(`${actor.user}: seq ${event.seq} after ${connectionSeq} on one connection`);
+          violations.push(`${actor.label}: seq ${event.seq} after ${connectionSeq} on one connection`);
         connectionSeq = event.seq;
         if (event.seq <= actor.lastSeq) {
           actor.redelivered++;
         } else {
           actor.lastSeq = event.seq;
-          handle(event);
+          handleEvent(actor, event);
         }
         client.ack(event.seq);
         progress.changed();
       }
     };
 
-    const handleMessage = (recipient: Recipient, event: Frame): void => {
+    const handleMessage = (actor: Actor, event: Frame): void => {
       const match = TEXT.exec(event.text);
-      if (event.to !== recipient.user || match === null || match[1] !== event.from) {
-        violations.push(`${recipient.user} got a message it cannot read: ${JSON.stringify(event)}`);
+      const forMe = event.to === actor.user || (event.to === ROOM && roomMembers.includes(actor.user));
+      // Nobody here sends from a second device, so nobody gets a copy of their own send.
+      if (!forMe || event.from === actor.user || match === null || match[1] !== event.from) {
+        violations.push(`${actor.label} got a message it cannot read: ${JSON.stringify(event)}`);
         return;
       }
-      if (recipient.ids.has(event.id))
-        violations.push(`${recipient.user} got id ${event.id} again with a new seq ${event.seq}`);
-      recipient.ids.add(event.id);
-      recipient.messages.push({ id: event.id, from: event.from, n: Number(match[2]), seq: event.seq });
+      if (actor.ids.has(event.id))
+        violations.push(`${actor.label} got id ${event.id} again with a new seq ${event.seq}`);
+      actor.ids.add(event.id);
+      actor.messages.push({
+        id: event.id,
+        from: event.from,
+        to: event.to,
+        n: Number(match[2]),
+        seq: event.seq,
+      });
+    };
+
+    const handleEvent = (actor: Actor, event: Frame): void => {
+      if (event.ev === "message") handleMessage(actor, event);
+      else if (event.ev === "room") actor.roomEvents.push(event);
+      else if (senderNamed.get(actor.user) === actor) handleReceipt(actor as Sender, event);
+      else violations.push(`${actor.label} got an unexpected ${JSON.stringify(event)}`);
     };
 
     const handleReceipt = (sender: Sender, event: Frame): void => {
-      if (event.status !== "delivered") {
+      if (event.status !== "delivered" || event.to === ROOM) {
         violations.push(`${sender.user} got an unexpected receipt ${JSON.stringify(event)}`);
         return;
       }
@@ -307,8 +390,10 @@ describe("SIGKILL at random moments (integration, child process)", () => {
         if (send === undefined) {
           if (sender.nextN >= budget(life)) break;
           const n = sender.nextN++;
-          const all = [...ONLINE_RECIPIENTS, ...OFFLINE_RECIPIENTS];
-          const to = all[Math.floor(sender.random() * all.length)]!;
+          const to =
+            sender.random() < sender.roomShare
+              ? ROOM
+              : directTargets[Math.floor(sender.random() * directTargets.length)]!;
           // The spaces are there for the normalizer to remove.
           send = { n, cid: `${sender.user}-${n}`, to, text: `  ${sender.user}   #${n} `, attempts: 0 };
           sender.unanswered.set(n, send);
@@ -360,10 +445,10 @@ describe("SIGKILL at random moments (integration, child process)", () => {
         after = life.number;
         const client = await logIn(sender, life);
         if (client === undefined) continue;
-        const inbox = readInbox(client, sender, (event) => handleReceipt(sender, event));
+        const reading = readInbox(client, sender);
         await sendAll(client, sender, life);
         await client.closed;
-        await inbox;
+        await reading;
       }
     };
 
@@ -375,7 +460,37 @@ describe("SIGKILL at random moments (integration, child process)", () => {
         if (!recipient.online && !life.final && recipient.random() >= OFFLINE_LOGIN_CHANCE) continue;
         const client = await logIn(recipient, life);
         if (client === undefined) continue;
-        await readInbox(client, recipient, (event) => handleMessage(recipient, event));
+        await readInbox(client, recipient);
+      }
+    };
+
+    /** A device comes and goes on its own: it may skip a life, drop its connection, log in again. */
+    const runDevice = async (device: Device): Promise<void> => {
+      const { policy, random } = device;
+      for (let after = -1; ; ) {
+        const life = await world.next(after);
+        if (life === undefined) return;
+        after = life.number;
+        if (!life.final && random() >= policy.login) continue;
+        for (let again = false; ; again = true) {
+          const client = await logIn(device, life);
+          if (client === undefined) break;
+          if (again) device.reconnects++;
+          let dropped = false;
+          if (!life.final && random() < policy.drop) {
+            const timer = setTimeout(
+              () => {
+                dropped = true;
+                device.drops++;
+                client.destroy();
+              },
+              Math.floor(random() * MAX_DROP_DELAY_MS),
+            );
+            void client.closed.then(() => clearTimeout(timer));
+          }
+          await readInbox(client, device);
+          if (!dropped || world.current !== life || random() >= policy.reconnect) break;
+        }
       }
     };
 
@@ -383,11 +498,20 @@ describe("SIGKILL at random moments (integration, child process)", () => {
     server = await spawnServer(dbPath);
     const setup = await TestClient.connect(server.port);
     clients.add(setup);
-    for (const actor of [...senders, ...recipients])
-      await setup.ok("register", { user: actor.user, password: PASSWORD });
+    for (const user of devicesOf.keys()) await setup.ok("register", { user, password: PASSWORD });
+    // Both devices become known before anything is sent: a device's first log-in starts at the
+    // oldest event still in its user's inbox, which need not be the first.
+    for (const device of devices) {
+      const client = await TestClient.connect(server.port);
+      clients.add(client);
+      await client.ok("login", { user: device.user, password: PASSWORD, device: device.device });
+      client.destroy();
+    }
+    await setup.ok("login", { user: ROOM_SENDERS[0]!, password: PASSWORD });
+    await setup.ok("room_create", { room: ROOM, members: roomMembers.slice(1) });
     setup.destroy();
 
-    const actors = [...senders.map(runSender), ...recipients.map(runRecipient)];
+    const running = [...senders.map(runSender), ...recipients.map(runRecipient), ...devices.map(runDevice)];
     let kills = 0;
     let killsMidSend = 0;
     const chaosDelays: number[] = [];
@@ -413,12 +537,14 @@ describe("SIGKILL at random moments (integration, child process)", () => {
     world.begin({ number: KILLS, port: server.port, final: true });
     const missing = () => {
       const unsent = senders.reduce((sum, s) => sum + (SENDS_PER_SENDER - s.acknowledged.size), 0);
-      let undelivered = 0;
+      /** label → acknowledged sends that device has not handled yet. */
+      const undelivered: Record<string, number> = {};
       let noReceipt = 0;
       for (const sender of senders) {
         for (const { id, to } of sender.acknowledged.values()) {
-          if (!recipientNamed.get(to)!.ids.has(id)) undelivered++;
-          if (!sender.delivered.has(id)) noReceipt++;
+          for (const device of targetsOf(sender.user, to))
+            if (!device.ids.has(id)) undelivered[device.label] = (undelivered[device.label] ?? 0) + 1;
+          if (to !== ROOM && !sender.delivered.has(id)) noReceipt++;
         }
       }
       return { unsent, undelivered, noReceipt };
@@ -426,23 +552,39 @@ describe("SIGKILL at random moments (integration, child process)", () => {
     await progress.until(
       () => {
         const left = missing();
-        return left.unsent === 0 && left.undelivered === 0 && left.noReceipt === 0;
+        return left.unsent === 0 && Object.keys(left.undelivered).length === 0 && left.noReceipt === 0;
       },
       DRAIN_DEADLINE_MS,
       () => `still missing after the last restart: ${JSON.stringify(missing())}; ${violations.slice(0, 3)}`,
     );
     world.finish();
     expect(await server.stop("SIGTERM")).to.equal(0);
-    await Promise.all(actors);
+    await Promise.all(running);
 
-    const deliveries = recipients.reduce((sum, r) => sum + r.messages.length, 0);
-    const receipts = senders.reduce((sum, s) => sum + s.delivered.size, 0);
-    const dropped = [...senders, ...recipients].reduce((sum, a) => sum + a.redelivered, 0);
-    const acknowledged = senders.reduce((sum, s) => sum + s.acknowledged.size, 0);
+    const sum = (items: Actor[], count: (actor: Actor) => number): number =>
+      items.reduce((total, item) => total + count(item), 0);
+    const deliveries = sum(actors, (a) => a.messages.length);
+    const roomDeliveries = sum(actors, (a) => a.messages.filter((m) => m.to === ROOM).length);
+    const receipts = senders.reduce((total, s) => total + s.delivered.size, 0);
+    const dropped = sum(actors, (a) => a.redelivered);
+    const acknowledged = senders.reduce((total, s) => total + s.acknowledged.size, 0);
+    const roomAcknowledged = senders.reduce(
+      (total, s) => total + [...s.acknowledged.values()].filter((sent) => sent.to === ROOM).length,
+      0,
+    );
+    const perDevice = devices
+      .map(
+        (d) =>
+          `${d.label} ${d.messages.length} (${d.messages.filter((m) => m.to === ROOM).length} room; ` +
+          `${d.logins} log-ins, ${d.drops} drops, ${d.reconnects} reconnects, ${d.redelivered} redelivered)`,
+      )
+      .join(", ");
     console.log(
       `crash loop: seed ${seed}, kills ${kills} (${killsMidSend} with sends on the wire), sends acknowledged ${acknowledged} ` +
-        `(fired ${senders.reduce((sum, s) => sum + s.fired, 0)}, resent ${senders.reduce((sum, s) => sum + s.resent, 0)}, ` +
-        `answered duplicate ${senders.reduce((sum, s) => sum + s.answeredDuplicate, 0)}), deliveries ${deliveries}, ` +
+        `(${roomAcknowledged} to ${ROOM}; fired ${senders.reduce((total, s) => total + s.fired, 0)}, ` +
+        `resent ${senders.reduce((total, s) => total + s.resent, 0)}, ` +
+        `answered duplicate ${senders.reduce((total, s) => total + s.answeredDuplicate, 0)}), ` +
+        `deliveries ${deliveries} (${roomDeliveries} of room sends), devices: ${perDevice}, ` +
         `redelivered seqs dropped ${dropped}, delivered receipts ${receipts}, ` +
         `chaos delays ${Math.min(...chaosDelays)}-${Math.max(...chaosDelays)} ms, ${Date.now() - started} ms`,
     );
@@ -454,33 +596,57 @@ describe("SIGKILL at random moments (integration, child process)", () => {
       expect(ids, `${sender.user}'s ids in send order`).to.deep.equal([...ids].sort((a, b) => a - b));
       expect(new Set(ids).size, `${sender.user}'s ids are distinct`).to.equal(ids.length);
     }
-    for (const recipient of recipients) {
-      for (const message of recipient.messages) {
+    for (const actor of actors) {
+      for (const message of actor.messages) {
         // Nothing arrives that was not sent: every delivered id is the id some send was answered with.
         const sent = senderNamed.get(message.from)!.acknowledged.get(message.n);
-        expect(sent, `${recipient.user} got ${JSON.stringify(message)}`).to.deep.equal({
+        expect(sent, `${actor.label} got ${JSON.stringify(message)}`).to.deep.equal({
           id: message.id,
-          to: recipient.user,
+          to: message.to,
         });
       }
       for (const sender of senders) {
-        const fromSender = recipient.messages.filter((message) => message.from === sender.user);
+        // Direct and room sends alike, in the order the sender sent them.
+        const fromSender = actor.messages.filter((message) => message.from === sender.user);
         const ns = fromSender.map((message) => message.n);
-        expect(ns, `${sender.user} → ${recipient.user} in send order`).to.deep.equal(
+        expect(ns, `${sender.user} → ${actor.label} in send order`).to.deep.equal(
           [...ns].sort((a, b) => a - b),
         );
         const ids = fromSender.map((message) => message.id);
-        expect(ids, `${sender.user} → ${recipient.user} ids grow`).to.deep.equal(
-          [...ids].sort((a, b) => a - b),
-        );
+        expect(ids, `${sender.user} → ${actor.label} ids grow`).to.deep.equal([...ids].sort((a, b) => a - b));
+        // Exactly the acknowledged sends meant for this device: each handled once (ids are
+        // distinct, each an acknowledged send's), and none missing.
+        const meant = [...sender.acknowledged.values()].filter((sent) =>
+          targetsOf(sender.user, sent.to).includes(actor),
+        ).length;
+        expect(fromSender.length, `${sender.user} → ${actor.label} count`).to.equal(meant);
       }
+      // One `created` for each device of each member, sent before any other event; nothing else.
+      const created = {
+        ev: "room",
+        room: ROOM,
+        change: "created",
+        user: ROOM_SENDERS[0],
+        by: ROOM_SENDERS[0],
+      };
+      expect(
+        actor.roomEvents.map(({ ev, room, change, user, by }) => ({ ev, room, change, user, by })),
+        `${actor.label}'s room events`,
+      ).to.deep.equal(roomMembers.includes(actor.user) ? [created] : []);
+      const createdSeq = actor.roomEvents[0]?.seq ?? 0;
+      expect(
+        actor.messages.filter((message) => message.seq < createdSeq),
+        `${actor.label}'s messages before ${ROOM} was created`,
+      ).to.deep.equal([]);
     }
     for (const sender of senders) {
       for (const [id, to] of sender.delivered) {
-        // A delivered receipt answers a message its recipient handled (and so acknowledged).
-        expect(recipientNamed.get(to)?.ids.has(id), `${sender.user}'s receipt for ${id} to ${to}`).to.equal(
-          true,
-        );
+        // A delivered receipt answers a direct message its recipient handled (and so acknowledged)
+        // on one of its devices.
+        expect(
+          devicesOf.get(to)?.some((device) => device.ids.has(id)),
+          `${sender.user}'s receipt for ${id} to ${to}`,
+        ).to.equal(true);
         expect([...sender.acknowledged.values()].some((sent) => sent.id === id && sent.to === to)).to.equal(
           true,
         );
