@@ -47,6 +47,9 @@ export interface BatchHooks {
 
 const NO_HOOKS: BatchHooks = { beforeCommit() {}, afterCommit() {}, afterRollback() {} };
 
+/** A write of the optimistic run failed on its own: run the batch again with savepoints. */
+class OneWriteFailed extends Error {}
+
 export class WriteQueue {
   readonly #db: Database.Database;
   readonly #logger: StoreLogger | undefined;
@@ -119,7 +122,46 @@ export class WriteQueue {
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
+  // Optimistic first: the whole batch in one transaction with no savepoints, which cost two
+  // statements per write. Only when a write fails on its own (a refused send) is the batch rolled
+  // back and run again with a savepoint around each write, so that the failure undoes only its own
+  // write. Writes are deterministic given the database, and the store forgets what it keeps in
+  // memory on a rollback, so the second run does exactly what the first would have.
   #runBatch(batch: readonly QueuedWrite[]): void {
+    let values: unknown[];
+    try {
+      values = this.#runOptimistically(batch);
+    } catch (error) {
+      if (error instanceof OneWriteFailed) {
+        this.#runWithSavepoints(batch);
+        return;
+      }
+      this.#abort(batch, [], error);
+      return;
+    }
+    this.#committed();
+    batch.forEach((write, index) => write.resolve(values[index]));
+  }
+
+  #runOptimistically(batch: readonly QueuedWrite[]): unknown[] {
+    const values: unknown[] = [];
+    this.#begin.run();
+    for (const write of batch) {
+      try {
+        values.push(write.run());
+      } catch (error) {
+        if (isBackendFailure(error) || !this.#db.inTransaction) throw error;
+        this.#rollback.run();
+        this.#hooks.afterRollback();
+        throw new OneWriteFailed();
+      }
+    }
+    this.#hooks.beforeCommit();
+    this.#commit.run();
+    return values;
+  }
+
+  #runWithSavepoints(batch: readonly QueuedWrite[]): void {
     const outcomes: Outcome[] = [];
     try {
       this.#begin.run();
@@ -143,13 +185,17 @@ export class WriteQueue {
       this.#abort(batch, outcomes, error);
       return;
     }
-    this.#commits += 1;
-    this.#hooks.afterCommit();
+    this.#committed();
     batch.forEach((write, index) => {
       const outcome = outcomes[index]!;
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.error);
     });
+  }
+
+  #committed(): void {
+    this.#commits += 1;
+    this.#hooks.afterCommit();
   }
 
   #abort(batch: readonly QueuedWrite[], outcomes: readonly Outcome[], error: unknown): void {
