@@ -4,7 +4,13 @@
 
 import { expect } from "chai";
 import type { InboxEvent, ReceiptEvent } from "../../server/protocol/messages.js";
-import { type Store, StoreError, type StoreErrorCode, type UserRecord } from "../../server/store/store.js";
+import {
+  type Conversation,
+  type Store,
+  StoreError,
+  type StoreErrorCode,
+  type UserRecord,
+} from "../../server/store/store.js";
 import { rejection } from "../helpers/rejection.js";
 
 export interface StoreFixture {
@@ -15,6 +21,7 @@ export interface StoreFixture {
 
 const BASE_MS = Date.UTC(2026, 10, 24, 10, 0, 0);
 const MAX_PENDING = 10_000;
+const MAX_DEVICES = 10;
 // Probe messages are dated long before any other, so expiring them touches nothing else.
 const PROBE_AT = "2001-01-01T00:00:00.000Z";
 const PROBE_EXPIRY = "2001-01-02T00:00:00.000Z";
@@ -41,6 +48,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     let clock: number;
     let cids: number;
     let prober: UserRecord | undefined;
+    /** Each user's first device, attached when the tests' helpers create the user. */
+    let mainDevices: Map<number, number>;
+    /** What the listener heard, one entry per commit that gave someone events. */
+    let heard: number[][];
 
     beforeEach(async () => {
       fixture = await makeStore();
@@ -48,6 +59,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       clock = 100;
       cids = 0;
       prober = undefined;
+      mainDevices = new Map();
+      heard = [];
+      store.onNewEvents((userIds) => heard.push([...userIds]));
     });
 
     afterEach(async () => {
@@ -62,8 +76,12 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       return at(clock);
     }
 
-    function createUser(user: string, name = user): Promise<UserRecord> {
-      return store.createUser({ user, name, passwordHash: `hash-of-${user}`, at: at(0) });
+    /** Creates an account and logs in its first device, "main". */
+    async function createUser(user: string, name = user): Promise<UserRecord> {
+      const record = await store.createUser({ user, name, passwordHash: `hash-of-${user}`, at: at(0) });
+      const { device } = await store.attachDevice(record.id, "main", at(0), MAX_DEVICES);
+      mainDevices.set(record.id, device.id);
+      return record;
     }
 
     async function users(...names: string[]): Promise<UserRecord[]> {
@@ -72,15 +90,35 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       return created;
     }
 
+    /** The user's first device. */
+    function dev(user: UserRecord): number {
+      const id = mainDevices.get(user.id);
+      if (id === undefined) return expect.fail(`${user.user} has no main device`);
+      return id;
+    }
+
+    function withUser(user: UserRecord): Conversation {
+      return { kind: "user", id: user.id };
+    }
+
+    /** The users the listener was told of for the commits of `write`, each once. */
+    async function notified(write: () => Promise<unknown>): Promise<number[]> {
+      heard = [];
+      await write();
+      return sorted([...new Set(heard.flat())]);
+    }
+
     async function send(
       from: UserRecord,
       to: string,
       text = "hello",
       maxPending = MAX_PENDING,
+      deviceId = dev(from),
     ): Promise<number> {
       cids += 1;
       const sent = await store.enqueueMessage({
         senderId: from.id,
+        senderDeviceId: deviceId,
         to,
         cid: `cid-${cids}`,
         text,
@@ -97,8 +135,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       return id;
     }
 
-    async function inbox(user: UserRecord): Promise<InboxEvent[]> {
-      return store.inboxAfter(user.id, 0, 1000);
+    /** Where the device stands in its user's stream (0 once the device is gone). */
+    async function position(user: UserRecord, deviceId: number): Promise<number> {
+      return (await store.listDevices(user.id)).find((device) => device.id === deviceId)?.ackedSeq ?? 0;
+    }
+
+    /** The events waiting for a device: its stream past its position. */
+    async function inbox(user: UserRecord, deviceId = dev(user)): Promise<InboxEvent[]> {
+      return store.inboxAfter(user.id, deviceId, await position(user, deviceId), 1000);
     }
 
     async function receipts(user: UserRecord): Promise<Array<Omit<ReceiptEvent, "seq" | "at">>> {
@@ -107,13 +151,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         .map(({ id, to, status, ev }) => ({ ev, id, to, status }));
     }
 
-    async function lastSeq(user: UserRecord): Promise<number> {
-      const events = await inbox(user);
-      return events.length === 0 ? 0 : events[events.length - 1]!.seq;
+    async function lastSeq(user: UserRecord, deviceId = dev(user)): Promise<number> {
+      const events = await inbox(user, deviceId);
+      return events.length === 0 ? position(user, deviceId) : events[events.length - 1]!.seq;
+    }
+
+    /** Acknowledges everything waiting for the device. */
+    async function ackAll(user: UserRecord, deviceId = dev(user)): Promise<void> {
+      await store.acknowledge(user.id, deviceId, await lastSeq(user, deviceId), tick());
     }
 
     async function statusOf(a: UserRecord, b: UserRecord, id: number): Promise<string | undefined> {
-      return (await store.history(a.id, b.id, undefined, 200)).find((message) => message.id === id)?.status;
+      return (await store.history(a.id, withUser(b), undefined, 200)).find((message) => message.id === id)
+        ?.status;
     }
 
     /**
@@ -127,6 +177,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         cids += 1;
         const probe = {
           senderId: prober.id,
+          senderDeviceId: dev(prober),
           to,
           cid: `probe-${cids}`,
           text: "probe",
@@ -214,6 +265,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice] = await users("alice", "bob");
         const first = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "a",
           text: " hi ",
@@ -222,6 +274,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         });
         const second = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "b",
           text: "yo",
@@ -247,6 +300,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice] = await users("alice", "bob");
         const message = {
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "same",
           text: "first",
@@ -264,6 +318,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, carol] = await users("alice", "carol", "bob");
         const one = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "x",
           text: "1",
@@ -272,6 +327,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         });
         const two = await store.enqueueMessage({
           senderId: carol!.id,
+          senderDeviceId: dev(carol!),
           to: "bob",
           cid: "x",
           text: "2",
@@ -300,7 +356,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
       it("never refuses a duplicate, even when the mailbox is full or the recipient was deleted since", async () => {
         const [alice, bob] = await users("alice", "bob");
-        const message = { senderId: alice!.id, to: "bob", cid: "keep", text: "t", at: at(1), maxPending: 1 };
+        const message = {
+          senderId: alice!.id,
+          senderDeviceId: dev(alice!),
+          to: "bob",
+          cid: "keep",
+          text: "t",
+          at: at(1),
+          maxPending: 1,
+        };
         const first = await store.enqueueMessage(message);
         expect(await store.enqueueMessage(message)).to.deep.equal({ ...first, duplicate: true });
         await store.deleteUser(bob!.id, at(2));
@@ -311,8 +375,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         await send(alice!, "bob");
         expect(await inbox(bob!)).to.deep.equal([]);
-        expect(await store.inboxCount(bob!.id)).to.equal(0);
-        expect(await store.history(bob!.id, alice!.id, undefined, 50)).to.deep.equal([]);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
+        expect(await store.history(bob!.id, withUser(alice!), undefined, 50)).to.deep.equal([]);
       });
     });
 
@@ -337,6 +401,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob, carol] = await users("Alice", "bob", "carol");
         const first = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "BOB",
           cid: "1",
           text: " hi  bob ",
@@ -345,6 +410,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         });
         const second = await store.enqueueMessage({
           senderId: carol!.id,
+          senderDeviceId: dev(carol!),
           to: "bob",
           cid: "2",
           text: "x",
@@ -353,21 +419,24 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         });
         const third = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "carol",
           cid: "3",
           text: "y",
           at: at(3),
           maxPending: 9,
         });
-        const notified = await store.releaseMessages(
-          [
-            { id: second.id, text: "x" },
-            { id: first.id, text: "hi bob" },
-            { id: third.id, text: "y" },
-          ],
-          at(10),
+        const told = await notified(() =>
+          store.releaseMessages(
+            [
+              { id: second.id, text: "x" },
+              { id: first.id, text: "hi bob" },
+              { id: third.id, text: "y" },
+            ],
+            at(10),
+          ),
         );
-        expect(sorted(notified.userIds)).to.deep.equal(sorted([bob!.id, carol!.id]));
+        expect(told).to.deep.equal(sorted([bob!.id, carol!.id]));
         const events = await inbox(bob!);
         expect(events.map(({ seq: _seq, ...rest }) => rest)).to.deep.equal([
           { ev: "message", id: second.id, from: "carol", to: "bob", text: "x", at: at(2) },
@@ -387,11 +456,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const orphan = await send(alice!, "carol");
         await store.deleteUser((await store.findUser("carol"))!.id, tick());
         const before = await inbox(bob!);
-        const notified = await store.releaseMessages(
-          [released, held, expired, orphan].map((id) => ({ id, text: "again" })),
-          tick(),
+        const told = await notified(() =>
+          store.releaseMessages(
+            [released, held, expired, orphan].map((id) => ({ id, text: "again" })),
+            tick(),
+          ),
         );
-        expect(notified.userIds).to.deep.equal([]);
+        expect(told).to.deep.equal([]);
         expect(await inbox(bob!)).to.deep.equal(before);
         expect(before.filter((event) => event.ev === "message")).to.have.length(1);
       });
@@ -401,17 +472,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const id = await send(alice!, "bob", "\u200b");
         expect(await waitingFor("bob")).to.equal(1);
         const heldAt = tick();
-        expect((await store.holdMessage(id, heldAt)).userIds).to.deep.equal([alice!.id]);
+        expect(await notified(() => store.holdMessage(id, heldAt))).to.deep.equal([alice!.id]);
         expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
         expect(await waitingFor("bob")).to.equal(0);
         expect((await inbox(alice!)).map(({ seq: _seq, ...rest }) => rest)).to.deep.equal([
           { ev: "receipt", id, to: "bob", status: "undeliverable", at: heldAt },
         ]);
-        expect((await store.holdMessage(id, tick())).userIds).to.deep.equal([]);
-        expect((await store.releaseMessages([{ id, text: "late" }], tick())).userIds).to.deep.equal([]);
+        expect(await notified(() => store.holdMessage(id, tick()))).to.deep.equal([]);
+        expect(await notified(() => store.releaseMessages([{ id, text: "late" }], tick()))).to.deep.equal([]);
         expect(await inbox(bob!)).to.deep.equal([]);
-        expect(await store.history(alice!.id, bob!.id, undefined, 50)).to.deep.equal([]);
-        expect((await store.expireMessages(at(clock + 1), tick())).userIds).to.deep.equal([]);
+        expect(await store.history(alice!.id, withUser(bob!), undefined, 50)).to.deep.equal([]);
+        expect(await notified(() => store.expireMessages(at(clock + 1), tick()))).to.deep.equal([]);
         expect(await receipts(alice!)).to.have.length(1);
         expect(await waitingFor("bob")).to.equal(0);
       });
@@ -420,10 +491,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         const id = await send(alice!, "bob");
         await store.deleteUser(alice!.id, tick());
-        expect((await store.holdMessage(id, tick())).userIds).to.deep.equal([]);
-        expect(await store.inboxCount(alice!.id)).to.equal(0);
+        expect(await notified(() => store.holdMessage(id, tick()))).to.deep.equal([]);
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(0);
         expect(await waitingFor("bob")).to.equal(0);
-        expect(await store.inboxCount(bob!.id)).to.equal(0);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
       });
 
       it("hands out a message left behind by a hold or release of a later one", async () => {
@@ -459,8 +530,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const seqs = all.map((event) => event.seq);
         expect(seqs).to.deep.equal([...seqs].sort((a, b) => a - b));
         expect(new Set(seqs).size).to.equal(5);
-        expect(await store.inboxAfter(bob!.id, seqs[1]!, 2)).to.deep.equal(all.slice(2, 4));
-        expect(await store.inboxAfter(bob!.id, seqs[4]!, 10)).to.deep.equal([]);
+        expect(await store.inboxAfter(bob!.id, dev(bob!), seqs[1]!, 2)).to.deep.equal(all.slice(2, 4));
+        expect(await store.inboxAfter(bob!.id, dev(bob!), seqs[4]!, 10)).to.deep.equal([]);
         expect(await inbox(alice!)).to.deep.equal([]);
       });
 
@@ -469,10 +540,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(alice!, "bob");
         await deliver(alice!, "bob");
         await deliver(bob!, "alice");
-        expect(await store.inboxCount(bob!.id)).to.equal(2);
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        expect(await store.inboxCount(bob!.id)).to.equal(0);
-        expect(await store.inboxCount(alice!.id)).to.equal(3);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(2);
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(3);
       });
 
       it("gives new events a seq above every earlier one, even after all were acknowledged", async () => {
@@ -480,8 +551,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(alice!, "bob");
         await deliver(alice!, "bob");
         const highest = await lastSeq(bob!);
-        await store.acknowledge(bob!.id, highest, tick());
-        await store.acknowledge(alice!.id, await lastSeq(alice!), tick());
+        await store.acknowledge(bob!.id, dev(bob!), highest, tick());
+        await store.acknowledge(alice!.id, dev(alice!), await lastSeq(alice!), tick());
         await deliver(alice!, "bob");
         const [next] = await inbox(bob!);
         expect(next!.seq).to.be.greaterThan(highest);
@@ -494,8 +565,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const first = await deliver(alice!, "bob", "one");
         const second = await deliver(alice!, "bob", "two");
         const [event1, event2] = await inbox(bob!);
-        const notified = await store.acknowledge(bob!.id, event1!.seq, at(500));
-        expect(notified.userIds).to.deep.equal([alice!.id]);
+        const told = await notified(() => store.acknowledge(bob!.id, dev(bob!), event1!.seq, at(500)));
+        expect(told).to.deep.equal([alice!.id]);
         expect(await inbox(bob!)).to.deep.equal([event2]);
         const [receipt] = await inbox(alice!);
         expect(receipt).to.deep.include({
@@ -513,9 +584,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         await deliver(alice!, "bob");
         const seq = await lastSeq(bob!);
-        await store.acknowledge(bob!.id, seq, tick());
-        const notified = await store.acknowledge(bob!.id, seq, tick());
-        expect(notified.userIds).to.deep.equal([]);
+        await store.acknowledge(bob!.id, dev(bob!), seq, tick());
+        const told = await notified(() => store.acknowledge(bob!.id, dev(bob!), seq, tick()));
+        expect(told).to.deep.equal([]);
         expect(await receipts(alice!)).to.have.length(1);
       });
 
@@ -524,8 +595,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(alice!, "bob");
         await deliver(bob!, "alice");
         const aliceInbox = await inbox(alice!);
-        await store.acknowledge(bob!.id, 0, tick());
-        await store.acknowledge(bob!.id, Number.MAX_SAFE_INTEGER, tick());
+        await store.acknowledge(bob!.id, dev(bob!), 0, tick());
+        await store.acknowledge(bob!.id, dev(bob!), Number.MAX_SAFE_INTEGER, tick());
         expect(await inbox(bob!)).to.deep.equal([]);
         expect(await inbox(alice!)).to.have.length(aliceInbox.length + 1);
         expect((await inbox(alice!)).slice(0, aliceInbox.length)).to.deep.equal(aliceInbox);
@@ -534,9 +605,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("queues nothing for acknowledged receipts", async () => {
         const [alice, bob] = await users("alice", "bob");
         await deliver(alice!, "bob");
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        const notified = await store.acknowledge(alice!.id, await lastSeq(alice!), tick());
-        expect(notified.userIds).to.deep.equal([]);
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
+        const told = await notified(() => ackAll(alice!));
+        expect(told).to.deep.equal([]);
         expect(await inbox(alice!)).to.deep.equal([]);
         expect(await inbox(bob!)).to.deep.equal([]);
       });
@@ -544,9 +615,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("sends no delivered receipt for a message already read", async () => {
         const [alice, bob] = await users("alice", "bob");
         const id = await deliver(alice!, "bob");
-        await store.markRead(bob!.id, alice!.id, id, tick());
-        const notified = await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        expect(notified.userIds).to.deep.equal([]);
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), id, tick());
+        const told = await notified(() => ackAll(bob!));
+        expect(told).to.deep.equal([]);
         expect(await receipts(alice!)).to.deep.equal([{ ev: "receipt", id, to: "bob", status: "read" }]);
         expect(await statusOf(alice!, bob!, id)).to.equal("read");
       });
@@ -555,9 +626,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         await deliver(alice!, "bob");
         await store.deleteUser(alice!.id, tick());
-        const notified = await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        expect(notified.userIds).to.deep.equal([]);
-        expect(await store.inboxCount(alice!.id)).to.equal(0);
+        const told = await notified(() => ackAll(bob!));
+        expect(told).to.deep.equal([]);
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(0);
       });
 
       it("tells each sender once, with one receipt per message", async () => {
@@ -567,8 +638,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           await deliver(bob!, "carol"),
           await deliver(alice!, "carol"),
         ];
-        const notified = await store.acknowledge(carol!.id, await lastSeq(carol!), tick());
-        expect(sorted(notified.userIds)).to.deep.equal(sorted([alice!.id, bob!.id]));
+        const told = await notified(() => ackAll(carol!));
+        expect(told).to.deep.equal(sorted([alice!.id, bob!.id]));
         expect((await receipts(alice!)).map((receipt) => receipt.id)).to.deep.equal([ids[0], ids[2]]);
         expect((await receipts(bob!)).map((receipt) => receipt.id)).to.deep.equal([ids[1]]);
       });
@@ -581,8 +652,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const fromCarol = await deliver(carol!, "bob");
         const second = await deliver(alice!, "bob");
         const third = await deliver(alice!, "bob");
-        const notified = await store.markRead(bob!.id, alice!.id, second, at(600));
-        expect(notified.userIds).to.deep.equal([alice!.id]);
+        const told = await notified(() =>
+          store.markRead(bob!.id, dev(bob!), withUser(alice!), second, at(600)),
+        );
+        expect(told).to.deep.equal([alice!.id]);
         const events = await inbox(alice!);
         expect(events.map(({ seq: _seq, ...rest }) => rest)).to.deep.equal([
           { ev: "receipt", id: first, to: "bob", status: "read", at: at(600) },
@@ -597,7 +670,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         const id = await deliver(alice!, "bob");
         const before = await inbox(bob!);
-        await store.markRead(bob!.id, alice!.id, id, tick());
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), id, tick());
         expect(await inbox(bob!)).to.deep.equal(before);
       });
 
@@ -605,17 +678,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         const id = await deliver(alice!, "bob");
         const unreleased = await send(alice!, "bob");
-        await store.markRead(bob!.id, alice!.id, unreleased, tick());
-        const again = await store.markRead(bob!.id, alice!.id, unreleased, tick());
-        expect(again.userIds).to.deep.equal([]);
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), unreleased, tick());
+        const again = await notified(() =>
+          store.markRead(bob!.id, dev(bob!), withUser(alice!), unreleased, tick()),
+        );
+        expect(again).to.deep.equal([]);
         expect(await receipts(alice!)).to.deep.equal([{ ev: "receipt", id, to: "bob", status: "read" }]);
       });
 
       it("reads delivered messages too, after their delivered receipt", async () => {
         const [alice, bob] = await users("alice", "bob");
         const id = await deliver(alice!, "bob");
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        await store.markRead(bob!.id, alice!.id, id, tick());
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), id, tick());
         expect((await receipts(alice!)).map((receipt) => receipt.status)).to.deep.equal([
           "delivered",
           "read",
@@ -627,8 +702,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await users("alice", "bob");
         const id = await deliver(alice!, "bob");
         await store.deleteUser(alice!.id, tick());
-        expect((await store.markRead(bob!.id, alice!.id, id, tick())).userIds).to.deep.equal([]);
-        expect(await store.inboxCount(alice!.id)).to.equal(0);
+        expect(
+          await notified(() => store.markRead(bob!.id, dev(bob!), withUser(alice!), id, tick())),
+        ).to.deep.equal([]);
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(0);
       });
     });
 
@@ -636,7 +713,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("drops the inbox and makes every message still waiting undeliverable, with receipts", async () => {
         const [alice, bob, carol] = await users("alice", "bob", "carol");
         const delivered = await deliver(alice!, "bob", "acknowledged");
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
         const released = await deliver(alice!, "bob", "in the inbox");
         const stored = await send(carol!, "bob", "not yet normalized");
         const held = await send(alice!, "bob", "held");
@@ -644,9 +721,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(alice!, "alice", "unrelated");
         const aliceBefore = (await inbox(alice!)).length;
 
-        const notified = await store.deleteUser(bob!.id, at(900));
-        expect(sorted(notified.userIds)).to.deep.equal(sorted([alice!.id, carol!.id]));
-        expect(await store.inboxCount(bob!.id)).to.equal(0);
+        const told = await notified(() => store.deleteUser(bob!.id, at(900)));
+        expect(told).to.deep.equal(sorted([alice!.id, carol!.id]));
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
         const aliceReceipts = (await inbox(alice!)).slice(aliceBefore);
         // The held message ended when it was held, with its own receipt (counted in aliceBefore).
         expect(aliceReceipts.map(({ seq: _seq, ...rest }) => rest)).to.deep.equal([
@@ -664,9 +741,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(bob!, "bob", "note to self");
         await deliver(alice!, "bob");
         await store.deleteUser(alice!.id, tick());
-        expect((await store.deleteUser(bob!.id, tick())).userIds).to.deep.equal([]);
-        expect(await store.inboxCount(alice!.id)).to.equal(0);
-        expect(await store.inboxCount(bob!.id)).to.equal(0);
+        expect(await notified(() => store.deleteUser(bob!.id, tick()))).to.deep.equal([]);
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(0);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
       });
 
       it("keeps the deleted user's name on old messages", async () => {
@@ -676,7 +753,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.deleteUser(alice!.id, tick());
         const [event] = await inbox(bob!);
         expect(event).to.deep.include({ ev: "message", from: "alice", to: "bob", text: "from alice" });
-        const history = await store.history(bob!.id, alice!.id, undefined, 50);
+        const history = await store.history(bob!.id, withUser(alice!), undefined, 50);
         expect(history.map((m) => [m.from, m.to, m.status])).to.deep.equal([
           ["alice", "bob", "sent"],
           ["bob", "alice", "undeliverable"],
@@ -704,17 +781,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await store.holdMessage(held, tick());
         const released = await deliver(alice!, "bob");
         const acknowledged = await deliver(alice!, "carol");
-        await store.acknowledge(carol!.id, await lastSeq(carol!), tick());
+        await store.acknowledge(carol!.id, dev(carol!), await lastSeq(carol!), tick());
         const read = await deliver(carol!, "alice");
-        await store.markRead(alice!.id, carol!.id, read, tick());
+        await store.markRead(alice!.id, dev(alice!), withUser(carol!), read, tick());
         const limit = at(clock + 1);
         const young = await deliver(alice!, "bob");
-        await store.acknowledge(alice!.id, await lastSeq(alice!), tick());
-        await store.acknowledge(carol!.id, await lastSeq(carol!), tick());
+        await store.acknowledge(alice!.id, dev(alice!), await lastSeq(alice!), tick());
+        await store.acknowledge(carol!.id, dev(carol!), await lastSeq(carol!), tick());
 
-        const notified = await store.expireMessages(limit, at(950));
+        const told = await notified(() => store.expireMessages(limit, at(950)));
         // The held message ended when it was held: it does not expire.
-        expect(notified.userIds).to.deep.equal([alice!.id]);
+        expect(told).to.deep.equal([alice!.id]);
         expect((await inbox(alice!)).map(({ seq: _seq, ...rest }) => rest)).to.deep.equal([
           { ev: "receipt", id: stored, to: "bob", status: "expired", at: at(950) },
           { ev: "receipt", id: released, to: "bob", status: "expired", at: at(950) },
@@ -735,8 +812,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await send(carol!, "bob");
         await store.deleteUser(carol!.id, tick());
         const limit = at(clock + 1);
-        expect((await store.expireMessages(limit, tick())).userIds).to.deep.equal([alice!.id]);
-        expect((await store.expireMessages(limit, tick())).userIds).to.deep.equal([]);
+        expect(await notified(() => store.expireMessages(limit, tick()))).to.deep.equal([alice!.id]);
+        expect(await notified(() => store.expireMessages(limit, tick()))).to.deep.equal([]);
         expect(await receipts(alice!)).to.have.length(1);
         expect(await waitingFor("bob")).to.equal(0);
       });
@@ -747,6 +824,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob, carol] = await users("Alice", "bob", "carol");
         const one = await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "1",
           text: " one ",
@@ -765,8 +843,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           { id: one.id, from: "Alice", to: "bob", text: "one", at: at(1), status: "sent" },
           { id: two, from: "bob", to: "Alice", text: "two", at: twoAt, status: "sent" },
         ];
-        expect(await store.history(alice!.id, bob!.id, undefined, 50)).to.deep.equal(expected);
-        expect(await store.history(bob!.id, alice!.id, undefined, 50)).to.deep.equal(expected);
+        expect(await store.history(alice!.id, withUser(bob!), undefined, 50)).to.deep.equal(expected);
+        expect(await store.history(bob!.id, withUser(alice!), undefined, 50)).to.deep.equal(expected);
       });
 
       it("returns the newest `limit` messages before an id, for paging backwards", async () => {
@@ -775,7 +853,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         for (let i = 0; i < 7; i++)
           ids.push(await deliver(i % 2 === 0 ? alice! : bob!, i % 2 === 0 ? "bob" : "alice", `m${i}`));
         const page = async (before: number | undefined) =>
-          (await store.history(alice!.id, bob!.id, before, 3)).map((message) => message.id);
+          (await store.history(alice!.id, withUser(bob!), before, 3)).map((message) => message.id);
         expect(await page(undefined)).to.deep.equal(ids.slice(4));
         expect(await page(ids[4])).to.deep.equal(ids.slice(1, 4));
         expect(await page(ids[1])).to.deep.equal(ids.slice(0, 1));
@@ -787,9 +865,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const note = await deliver(alice!, "alice", "note");
         await deliver(alice!, "bob", "to bob");
         await deliver(bob!, "alice", "to alice");
-        expect((await store.history(alice!.id, alice!.id, undefined, 50)).map((m) => m.id)).to.deep.equal([
-          note,
-        ]);
+        expect(
+          (await store.history(alice!.id, withUser(alice!), undefined, 50)).map((m) => m.id),
+        ).to.deep.equal([note]);
       });
     });
 
@@ -801,6 +879,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await deliver(alice!, "bob");
         await store.enqueueMessage({
           senderId: alice!.id,
+          senderDeviceId: dev(alice!),
           to: "bob",
           cid: "cid-1",
           text: "dup",
@@ -811,23 +890,23 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await waitingFor("bob")).to.equal(2);
         // Acknowledging a note to self leaves a delivered receipt in the same inbox.
         await deliver(alice!, "alice");
-        await store.acknowledge(alice!.id, await lastSeq(alice!), tick());
-        expect(await store.inboxCount(alice!.id)).to.equal(1);
+        await store.acknowledge(alice!.id, dev(alice!), await lastSeq(alice!), tick());
+        expect(await store.inboxCount(alice!.id, dev(alice!))).to.equal(1);
         expect(await waitingFor("alice")).to.equal(0);
       });
 
       it("goes down once per message on acknowledgement, whatever the order of read and ack", async () => {
         const [alice, bob] = await users("alice", "bob");
         const readFirst = await deliver(alice!, "bob");
-        await store.markRead(bob!.id, alice!.id, readFirst, tick());
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), readFirst, tick());
         expect(await waitingFor("bob")).to.equal(1);
         const seq = await lastSeq(bob!);
-        await store.acknowledge(bob!.id, seq, tick());
+        await store.acknowledge(bob!.id, dev(bob!), seq, tick());
         expect(await waitingFor("bob")).to.equal(0);
         const ackFirst = await deliver(alice!, "bob");
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
-        await store.markRead(bob!.id, alice!.id, ackFirst, tick());
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), ackFirst, tick());
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
         expect(await waitingFor("bob")).to.equal(0);
         await send(alice!, "bob", "fills the mailbox of one", 1);
         await expectStoreError(send(alice!, "bob", "refused", 1), "mailbox_full");
@@ -836,14 +915,14 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       it("goes down when messages expire", async () => {
         const [alice, bob] = await users("alice", "bob");
         const read = await deliver(alice!, "bob");
-        await store.markRead(bob!.id, alice!.id, read, tick());
+        await store.markRead(bob!.id, dev(bob!), withUser(alice!), read, tick());
         await deliver(alice!, "bob");
         await send(alice!, "bob");
         expect(await waitingFor("bob")).to.equal(3);
         await store.expireMessages(at(clock + 1), tick());
         // The read one was delivered in effect: it waits only for its acknowledgement.
         expect(await waitingFor("bob")).to.equal(1);
-        await store.acknowledge(bob!.id, await lastSeq(bob!), tick());
+        await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
         expect(await waitingFor("bob")).to.equal(0);
       });
     });
@@ -853,15 +932,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const [alice, bob] = await Promise.all([createUser("alice"), createUser("bob")]);
         const sent = store.enqueueMessage({
           senderId: alice.id,
+          senderDeviceId: dev(alice),
           to: "bob",
           cid: "1",
           text: "hi",
           at: at(1),
           maxPending: 9,
         });
+        heard = [];
         const deleted = store.deleteUser(bob.id, at(2));
         const message = await sent;
-        expect((await deleted).userIds).to.deep.equal([alice.id]);
+        await deleted;
+        // Both writes were called in the same tick: one commit, whose events went to alice.
+        expect(heard).to.deep.equal([[alice.id]]);
         expect(await receipts(alice)).to.deep.equal([
           { ev: "receipt", id: message.id, to: "bob", status: "undeliverable" },
         ]);
