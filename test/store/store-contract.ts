@@ -6,6 +6,7 @@ import { expect } from "chai";
 import type { InboxEvent, ReceiptEvent } from "../../server/protocol/messages.js";
 import {
   type Conversation,
+  type RoomRecord,
   type Store,
   StoreError,
   type StoreErrorCode,
@@ -22,6 +23,7 @@ export interface StoreFixture {
 const BASE_MS = Date.UTC(2026, 10, 24, 10, 0, 0);
 const MAX_PENDING = 10_000;
 const MAX_DEVICES = 10;
+const MAX_MEMBERS = 50;
 // Probe messages are dated long before any other, so expiring them touches nothing else.
 const PROBE_AT = "2001-01-01T00:00:00.000Z";
 const PROBE_EXPIRY = "2001-01-02T00:00:00.000Z";
@@ -97,8 +99,16 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       return id;
     }
 
+    async function attach(user: UserRecord, device: string, when = tick()): Promise<number> {
+      return (await store.attachDevice(user.id, device, when, MAX_DEVICES)).device.id;
+    }
+
     function withUser(user: UserRecord): Conversation {
       return { kind: "user", id: user.id };
+    }
+
+    function inRoom(room: RoomRecord): Conversation {
+      return { kind: "room", id: room.id };
     }
 
     /** The users the listener was told of for the commits of `write`, each once. */
@@ -128,6 +138,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       return sent.id;
     }
 
+    /** Sends with the normalized text given at intake: in its inboxes at once when nothing waits. */
+    async function say(from: UserRecord, to: string, text = "hello", deviceId = dev(from)): Promise<number> {
+      cids += 1;
+      const sent = await store.enqueueMessage({
+        senderId: from.id,
+        senderDeviceId: deviceId,
+        to,
+        cid: `cid-${cids}`,
+        text: ` ${text} `,
+        normalizedText: text,
+        at: tick(),
+        maxPending: MAX_PENDING,
+      });
+      return sent.id;
+    }
+
     /** Sends and releases with the same text: a message in the recipient's inbox. */
     async function deliver(from: UserRecord, to: string, text = "hello"): Promise<number> {
       const id = await send(from, to, text);
@@ -143,6 +169,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     /** The events waiting for a device: its stream past its position. */
     async function inbox(user: UserRecord, deviceId = dev(user)): Promise<InboxEvent[]> {
       return store.inboxAfter(user.id, deviceId, await position(user, deviceId), 1000);
+    }
+
+    /** The device's whole stream, acknowledged or not (until pruned). */
+    async function stream(user: UserRecord, deviceId = dev(user)): Promise<InboxEvent[]> {
+      return store.inboxAfter(user.id, deviceId, 0, 1000);
     }
 
     async function receipts(user: UserRecord): Promise<Array<Omit<ReceiptEvent, "seq" | "at">>> {
@@ -195,6 +226,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         if (!(error instanceof StoreError && error.code === "mailbox_full")) throw error;
       }
       return expect.fail("more than 1000 messages waiting");
+    }
+
+    /** Events without their seq and time, to compare. */
+    function plain(events: readonly InboxEvent[]): Array<Record<string, unknown>> {
+      return events.map(({ seq: _seq, at: _at, ...rest }) => rest);
     }
 
     describe("accounts", () => {
@@ -924,6 +960,653 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await waitingFor("bob")).to.equal(1);
         await store.acknowledge(bob!.id, dev(bob!), await lastSeq(bob!), tick());
         expect(await waitingFor("bob")).to.equal(0);
+      });
+    });
+
+    describe("onNewEvents", () => {
+      it("tells every listener once per commit of the users whose streams got events, and only then", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const second: number[][] = [];
+        store.onNewEvents((userIds) => second.push([...userIds]));
+        heard = [];
+        // Called in the same tick: one commit.
+        await Promise.all([say(alice, "bob"), say(carol, "alice"), send(bob, "carol")]);
+        expect(heard.map(sorted)).to.deep.equal([sorted([alice.id, bob.id])]);
+        expect(second).to.deep.equal(heard);
+        heard = [];
+        await store.recordPresence(alice.id, true, tick());
+        await send(alice, "bob");
+        expect(heard).to.deep.equal([]);
+      });
+
+      it("tells no one of a write that was refused", async () => {
+        const [alice] = await users("alice", "bob");
+        expect(await notified(() => rejection(say(alice!, "nobody")))).to.deep.equal([]);
+      });
+    });
+
+    describe("normalized at intake", () => {
+      it("puts a message with its normalized text in its inbox at once", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const told = await notified(() => say(alice!, "bob", "hi bob"));
+        expect(told).to.deep.equal([bob!.id]);
+        const [event] = await inbox(bob!);
+        expect(event).to.deep.include({ ev: "message", from: "alice", to: "bob", text: "hi bob" });
+        expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
+        expect(store.hasUnnormalized()).to.equal(false);
+        expect(
+          (await store.history(bob!.id, withUser(alice!), undefined, 10)).map((m) => m.text),
+        ).to.deep.equal(["hi bob"]);
+      });
+
+      it("waits, raw, behind older messages still waiting for the normalizer, and never overtakes them", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        expect(store.hasUnnormalized()).to.equal(false);
+        const older = await send(alice!, "bob", " first ");
+        expect(store.hasUnnormalized()).to.equal(true);
+        const newer = await say(alice!, "bob", "second");
+        expect(await inbox(bob!)).to.deep.equal([]);
+        expect(await store.unnormalizedMessages(10)).to.deep.equal([
+          { id: older, text: " first " },
+          { id: newer, text: " second " },
+        ]);
+        await store.releaseMessages(
+          [
+            { id: older, text: "first" },
+            { id: newer, text: "second" },
+          ],
+          tick(),
+        );
+        expect(store.hasUnnormalized()).to.equal(false);
+        expect((await inbox(bob!)).map((event) => (event.ev === "message" ? event.id : 0))).to.deep.equal([
+          older,
+          newer,
+        ]);
+        // Nothing waits any more: the next one goes in at once.
+        await say(alice!, "bob", "third");
+        expect(await inbox(bob!)).to.have.length(3);
+      });
+
+      it("counts towards the recipient's mailbox like any other message", async () => {
+        const [alice] = await users("alice", "bob");
+        await say(alice!, "bob");
+        await send(alice!, "bob");
+        expect(await waitingFor("bob")).to.equal(2);
+      });
+    });
+
+    describe("devices", () => {
+      it("attachDevice creates a device online at its first log-in and finds it again by name in any case", async () => {
+        const [bob] = await users("bob");
+        const first = await store.attachDevice(bob!.id, "Laptop", at(5), MAX_DEVICES);
+        expect(first.forgotten).to.deep.equal([]);
+        expect(first.device).to.deep.include({
+          userId: bob!.id,
+          name: "Laptop",
+          online: true,
+          lastSeen: at(5),
+        });
+        await store.detachDevice(first.device.id, at(6));
+        const again = await store.attachDevice(bob!.id, "LAPTOP", at(7), MAX_DEVICES);
+        expect(again.forgotten).to.deep.equal([]);
+        expect(again.device).to.deep.include({
+          id: first.device.id,
+          name: "Laptop",
+          online: true,
+          lastSeen: at(7),
+        });
+        expect((await store.listDevices(bob!.id)).map((d) => [d.name, d.online])).to.deep.equal([
+          ["Laptop", true],
+          ["main", true],
+        ]);
+      });
+
+      it("detachDevice marks a device offline; resetPresence marks every device offline", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "tablet");
+        await store.detachDevice(tablet, at(50));
+        expect((await store.listDevices(bob!.id)).find((d) => d.id === tablet)).to.deep.include({
+          online: false,
+          lastSeen: at(50),
+        });
+        await store.resetPresence();
+        for (const user of [alice!, bob!]) {
+          expect((await store.listDevices(user.id)).map((d) => d.online)).to.not.include(true);
+        }
+      });
+
+      it("starts the user's first device at the beginning of the stream", async () => {
+        const [alice] = await users("alice");
+        const bob = await store.createUser({ user: "bob", name: "bob", passwordHash: "h", at: at(0) });
+        const ids = [await deliver(alice!, "bob", "one"), await deliver(alice!, "bob", "two")];
+        const { device } = await store.attachDevice(bob.id, "phone", tick(), MAX_DEVICES);
+        expect(device.ackedSeq).to.equal(0);
+        expect(await store.inboxCount(bob.id, device.id)).to.equal(2);
+        expect(
+          (await store.inboxAfter(bob.id, device.id, 0, 10)).map((event) => ("id" in event ? event.id : 0)),
+        ).to.deep.equal(ids);
+      });
+
+      it("starts a later device at the oldest event some device has not acknowledged", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await say(alice!, "bob", "m1");
+        await say(alice!, "bob", "m2");
+        await say(alice!, "bob", "m3");
+        const events = await inbox(bob!);
+        await store.acknowledge(bob!.id, dev(bob!), events[1]!.seq, tick());
+        const tablet = (await store.attachDevice(bob!.id, "tablet", tick(), MAX_DEVICES)).device;
+        expect(tablet.ackedSeq).to.equal(events[1]!.seq);
+        expect(await inbox(bob!, tablet.id)).to.deep.equal(events.slice(2));
+        // The tablet acknowledges everything; main still holds m3 back: a new device starts there.
+        await ackAll(bob!, tablet.id);
+        const watch = (await store.attachDevice(bob!.id, "watch", tick(), MAX_DEVICES)).device;
+        expect(watch.ackedSeq).to.equal(events[1]!.seq);
+        expect(await inbox(bob!, watch.id)).to.deep.equal(events.slice(2));
+      });
+
+      it("keeps a position per device; the first acknowledgement delivers, the others tell no one", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "tablet");
+        const ids = [await say(alice!, "bob", "m1"), await say(alice!, "bob", "m2")];
+        expect(await store.inboxCount(bob!.id, tablet)).to.equal(2);
+        expect(await notified(() => ackAll(bob!))).to.deep.equal([alice!.id]);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
+        expect(await store.inboxCount(bob!.id, tablet)).to.equal(2);
+        expect((await inbox(bob!, tablet)).map((event) => ("id" in event ? event.id : 0))).to.deep.equal(ids);
+        expect(await notified(() => ackAll(bob!, tablet))).to.deep.equal([]);
+        expect(await store.inboxCount(bob!.id, tablet)).to.equal(0);
+        expect((await receipts(alice!)).map((r) => [r.id, r.status])).to.deep.equal([
+          [ids[0], "delivered"],
+          [ids[1], "delivered"],
+        ]);
+        expect(await waitingFor("bob")).to.equal(0);
+      });
+
+      it("never moves a position backwards", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await say(alice!, "bob");
+        const seq = await lastSeq(bob!);
+        await store.acknowledge(bob!.id, dev(bob!), seq, tick());
+        await store.acknowledge(bob!.id, dev(bob!), 0, tick());
+        expect(await position(bob!, dev(bob!))).to.equal(seq);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(0);
+      });
+
+      it("forgets the least recently logged-in devices past maxDevices", async () => {
+        const [bob] = await users("bob");
+        await store.attachDevice(bob!.id, "a", at(1), MAX_DEVICES);
+        await store.attachDevice(bob!.id, "b", at(2), MAX_DEVICES);
+        // main logs in again: now a is the one logged in least recently.
+        await store.attachDevice(bob!.id, "main", at(3), MAX_DEVICES);
+        const c = await store.attachDevice(bob!.id, "c", at(4), 3);
+        expect(c.forgotten.map((d) => d.name)).to.deep.equal(["a"]);
+        expect((await store.listDevices(bob!.id)).map((d) => d.name)).to.deep.equal(["b", "c", "main"]);
+        const d = await store.attachDevice(bob!.id, "d", at(5), 2);
+        expect(d.forgotten.map((device) => device.name)).to.deep.equal(["b", "main"]);
+        expect((await store.listDevices(bob!.id)).map((device) => device.name)).to.deep.equal(["c", "d"]);
+        // A device already known is never refused nor forgotten for itself.
+        expect((await store.attachDevice(bob!.id, "c", at(6), 2)).forgotten).to.deep.equal([]);
+      });
+
+      it("forgetDevice forgets a device by name in any case; an unknown one is no_such_device", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "Tablet");
+        const forgotten = await store.forgetDevice(bob!.id, "TABLET");
+        expect(forgotten).to.deep.include({ id: tablet, userId: bob!.id, name: "Tablet" });
+        expect((await store.listDevices(bob!.id)).map((d) => d.name)).to.deep.equal(["main"]);
+        await expectStoreError(store.forgetDevice(bob!.id, "tablet"), "no_such_device");
+        await expectStoreError(store.forgetDevice(alice!.id, "nothing"), "no_such_device");
+        // Another user's device is not yours to forget.
+        await attach(alice!, "phone");
+        await expectStoreError(store.forgetDevice(bob!.id, "phone"), "no_such_device");
+        expect((await store.listDevices(alice!.id)).map((d) => d.name)).to.deep.equal(["main", "phone"]);
+        // Logging in under the name again makes a new device.
+        expect(await attach(bob!, "tablet")).to.not.equal(tablet);
+      });
+
+      it("sends copies of a user's messages to their other devices, never to the sending one", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const phone = await attach(alice!, "phone");
+        const fromMain = await say(alice!, "bob", "from main");
+        const fromPhone = await say(alice!, "bob", "from phone", phone);
+        const copies = (events: InboxEvent[]) =>
+          events.map((event) => (event.ev === "message" ? [event.id, event.from, event.to, event.text] : []));
+        expect(copies(await inbox(alice!, phone))).to.deep.equal([[fromMain, "alice", "bob", "from main"]]);
+        expect(copies(await inbox(alice!))).to.deep.equal([[fromPhone, "alice", "bob", "from phone"]]);
+        expect(copies(await inbox(bob!))).to.deep.equal([
+          [fromMain, "alice", "bob", "from main"],
+          [fromPhone, "alice", "bob", "from phone"],
+        ]);
+        // Acknowledging one's own copies delivers nothing.
+        await ackAll(alice!, phone);
+        await ackAll(alice!);
+        expect(await statusOf(alice!, bob!, fromMain)).to.equal("sent");
+        expect(await waitingFor("bob")).to.equal(2);
+        // The receipts reach every device of the sender.
+        await ackAll(bob!);
+        for (const device of [dev(alice!), phone]) {
+          expect(
+            (await inbox(alice!, device)).map((event) =>
+              event.ev === "receipt" ? [event.id, event.status] : [],
+            ),
+          ).to.deep.equal([
+            [fromMain, "delivered"],
+            [fromPhone, "delivered"],
+          ]);
+        }
+      });
+
+      it("sends no copy to a user with a single device, nor of a note to self", async () => {
+        const [alice] = await users("alice", "bob");
+        await say(alice!, "bob");
+        expect(await inbox(alice!)).to.deep.equal([]);
+        const phone = await attach(alice!, "phone");
+        const note = await say(alice!, "alice", "note");
+        // A note to self is a message to the user: every device gets it, once.
+        for (const device of [dev(alice!), phone]) {
+          expect(
+            (await inbox(alice!, device)).filter((e) => e.ev === "message").map((e) => e.seq),
+          ).to.have.length(1);
+          expect((await inbox(alice!, device)).some((e) => e.ev === "message" && e.id === note)).to.equal(
+            true,
+          );
+        }
+      });
+
+      it("sends a read marker to the reader's other devices, not to the one that read", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "tablet");
+        const id = await say(alice!, "bob");
+        await ackAll(bob!, tablet);
+        const told = await notified(() => store.markRead(bob!.id, dev(bob!), withUser(alice!), id, at(700)));
+        expect(told).to.deep.equal(sorted([alice!.id, bob!.id]));
+        expect(plain(await inbox(bob!, tablet))).to.deep.equal([
+          { ev: "read_marker", with: "alice", upTo: id },
+        ]);
+        expect((await inbox(bob!)).map((event) => event.ev)).to.deep.equal(["message"]);
+        expect((await inbox(bob!, tablet))[0]!.at).to.equal(at(700));
+      });
+
+      it("expireMessages forgets the offline devices not seen since the limit", async () => {
+        const [bob] = await users("bob");
+        const old = await attach(bob!, "old", at(1));
+        await store.detachDevice(old, at(2));
+        const away = await attach(bob!, "away", at(3));
+        await store.detachDevice(away, at(30));
+        await attach(bob!, "online", at(4));
+        await store.expireMessages(at(10), at(40));
+        expect((await store.listDevices(bob!.id)).map((d) => d.name)).to.deep.equal([
+          "away",
+          "main",
+          "online",
+        ]);
+      });
+
+      it("deleteUser drops the user's devices", async () => {
+        const [bob] = await users("bob");
+        await attach(bob!, "tablet");
+        await store.deleteUser(bob!.id, tick());
+        expect(await store.listDevices(bob!.id)).to.deep.equal([]);
+      });
+    });
+
+    describe("rooms", () => {
+      function createRoom(name: string, owner: UserRecord, members: UserRecord[] = []): Promise<RoomRecord> {
+        return store.createRoom(
+          name,
+          owner.id,
+          members.map((member) => member.id),
+          tick(),
+        );
+      }
+
+      function addMember(room: RoomRecord, user: UserRecord, by: UserRecord, max = MAX_MEMBERS) {
+        return store.addRoomMember(room.id, user.id, by.id, tick(), max);
+      }
+
+      function removeMember(room: RoomRecord, user: UserRecord, by: UserRecord) {
+        return store.removeRoomMember(room.id, user.id, by.id, tick());
+      }
+
+      /** What a device's stream holds, in short: room changes and message texts. */
+      async function seen(user: UserRecord, deviceId = dev(user)): Promise<string[]> {
+        return (await stream(user, deviceId)).map((event) => {
+          if (event.ev === "room") return `${event.room} ${event.change} ${event.user} by ${event.by}`;
+          if (event.ev === "message") return `${event.from}>${event.to}: ${event.text}`;
+          return event.ev;
+        });
+      }
+
+      it("createRoom makes a room owned by its creator, with the members in the order given", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const room = await createRoom("#Team", alice!, [carol!, bob!, alice!]);
+        expect(room).to.deep.include({ name: "#Team", ownerId: alice!.id, owner: "alice", members: 3 });
+        expect(await store.findRoom("#team")).to.deep.equal(room);
+        expect(await store.findRoom("#nothing")).to.equal(undefined);
+        expect(await store.roomMembers(room.id)).to.deep.equal([
+          { userId: alice!.id, user: "alice", readUpTo: null },
+          { userId: carol!.id, user: "carol", readUpTo: null },
+          { userId: bob!.id, user: "bob", readUpTo: null },
+        ]);
+        for (const member of [alice!, bob!, carol!]) {
+          expect(await store.isRoomMember(room.id, member.id)).to.equal(true);
+          expect(await store.listRooms(member.id)).to.deep.equal([room]);
+        }
+        expect(await store.isRoomMember(room.id, dave!.id)).to.equal(false);
+        expect(await store.listRooms(dave!.id)).to.deep.equal([]);
+      });
+
+      it("createRoom rejects a name taken in any case with room_exists, and changes nothing", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const room = await createRoom("#Team", alice!);
+        await expectStoreError(createRoom("#TEAM", bob!), "room_exists");
+        expect(await store.findRoom("#team")).to.deep.equal(room);
+        expect(await store.listRooms(bob!.id)).to.deep.equal([]);
+        expect(await seen(bob!)).to.deep.equal([]);
+      });
+
+      it("listRooms lists the user's rooms by name without regard to case", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await createRoom("#b", alice!);
+        await createRoom("#A", alice!, [bob!]);
+        await createRoom("#c", bob!);
+        expect((await store.listRooms(alice!.id)).map((r) => r.name)).to.deep.equal(["#A", "#b"]);
+        expect((await store.listRooms(bob!.id)).map((r) => r.name)).to.deep.equal(["#A", "#c"]);
+      });
+
+      it("gives every member the created event, at one seq", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const told = await notified(() => createRoom("#team", alice!, [bob!, carol!]));
+        expect(told).to.deep.equal(sorted([alice!.id, bob!.id, carol!.id]));
+        const streams = [await stream(alice!), await stream(bob!), await stream(carol!)];
+        for (const events of streams) {
+          expect(plain(events)).to.deep.equal([
+            { ev: "room", room: "#team", change: "created", user: "alice", by: "alice" },
+          ]);
+          expect(events[0]!.seq).to.equal(streams[0]![0]!.seq);
+        }
+        expect(await stream(dave!)).to.deep.equal([]);
+      });
+
+      it("a room message is stored once and reaches every member's stream, but not the sending device", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const phone = await attach(alice!, "phone");
+        await createRoom("#Team", alice!, [bob!, carol!]);
+        const told = await notified(() => say(alice!, "#team", "hi all"));
+        expect(told).to.deep.equal(sorted([alice!.id, bob!.id, carol!.id]));
+        const copies = [await inbox(alice!, phone), await inbox(bob!), await inbox(carol!)].map(
+          (events) => events.filter((event) => event.ev === "message")[0],
+        );
+        for (const copy of copies) {
+          expect(copy).to.deep.include({ ev: "message", from: "alice", to: "#Team", text: "hi all" });
+          expect(copy).to.deep.equal(copies[0]);
+        }
+        expect((await inbox(alice!)).filter((event) => event.ev === "message")).to.deep.equal([]);
+        expect(await stream(dave!)).to.deep.equal([]);
+        const room = (await store.findRoom("#team"))!;
+        expect(
+          (await store.history(bob!.id, inRoom(room), undefined, 10)).map(({ at: _at, ...rest }) => rest),
+        ).to.deep.equal([
+          {
+            id: copies[0]!.ev === "message" ? copies[0]!.id : 0,
+            from: "alice",
+            to: "#Team",
+            text: "hi all",
+            status: "sent",
+          },
+        ]);
+      });
+
+      it("a room message waits for the normalizer like any other, and counts in no mailbox", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await createRoom("#team", alice!, [bob!]);
+        const id = await send(bob!, "#TEAM", " raw ", 1);
+        await send(bob!, "#team", "and another", 1);
+        expect(await inbox(alice!)).to.have.length(1);
+        await store.releaseMessages([{ id, text: "raw" }], tick());
+        expect((await inbox(alice!)).map((event) => event.ev)).to.deep.equal(["room", "message"]);
+        expect(await waitingFor("alice")).to.equal(0);
+        expect(await receipts(bob!)).to.deep.equal([]);
+      });
+
+      it("refuses a room message from a non-member with not_member, and to no room with no_such_room", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await createRoom("#team", alice!);
+        await expectStoreError(say(bob!, "#team"), "not_member");
+        await expectStoreError(say(bob!, "#nothing"), "no_such_room");
+        expect(await stream(alice!)).to.have.length(1);
+      });
+
+      it("addRoomMember gives every member and the newcomer joined; the newcomer's stream starts there", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await createRoom("#team", alice!, [bob!]);
+        await say(alice!, "#team", "before");
+        let added: boolean | undefined;
+        const told = await notified(async () => {
+          added = await addMember(room, carol!, bob!);
+        });
+        expect(added).to.equal(true);
+        expect(told).to.deep.equal(sorted([alice!.id, bob!.id, carol!.id]));
+        await say(alice!, "#team", "after");
+        expect(await seen(carol!)).to.deep.equal(["#team joined carol by bob", "alice>#team: after"]);
+        expect(await seen(bob!)).to.deep.equal([
+          "#team created alice by alice",
+          "alice>#team: before",
+          "#team joined carol by bob",
+          "alice>#team: after",
+        ]);
+        expect((await store.roomMembers(room.id)).map((m) => m.user)).to.deep.equal([
+          "alice",
+          "bob",
+          "carol",
+        ]);
+        expect((await store.findRoom("#team"))!.members).to.equal(3);
+        // Already a member: no change, no event.
+        expect(
+          await notified(async () => expect(await addMember(room, carol!, alice!)).to.equal(false)),
+        ).to.deep.equal([]);
+      });
+
+      it("addRoomMember refuses no_such_room, not_member (the actor) and too_many_members, changing nothing", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const room = await createRoom("#team", alice!, [bob!]);
+        await expectStoreError(addMember(room, carol!, dave!), "not_member");
+        await expectStoreError(addMember(room, carol!, alice!, 2), "too_many_members");
+        await expectStoreError(
+          store.addRoomMember(room.id + 1000, carol!.id, alice!.id, tick(), 50),
+          "no_such_room",
+        );
+        expect((await store.roomMembers(room.id)).map((m) => m.user)).to.deep.equal(["alice", "bob"]);
+        expect(await stream(carol!)).to.deep.equal([]);
+        expect(await addMember(room, carol!, alice!, 3)).to.equal(true);
+        await expectStoreError(addMember(room, dave!, alice!, 3), "too_many_members");
+      });
+
+      it("a member who leaves or is removed gets that event and nothing of the room after it", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await createRoom("#team", alice!, [bob!, carol!]);
+        let left: boolean | undefined;
+        expect(
+          await notified(async () => {
+            left = await removeMember(room, bob!, bob!);
+          }),
+        ).to.deep.equal(sorted([alice!.id, bob!.id, carol!.id]));
+        expect(left).to.equal(true);
+        await say(alice!, "#team", "bob is gone");
+        expect(await removeMember(room, carol!, alice!)).to.equal(true);
+        await say(alice!, "#team", "carol is gone");
+        expect(await seen(bob!)).to.deep.equal(["#team created alice by alice", "#team left bob by bob"]);
+        expect(await seen(carol!)).to.deep.equal([
+          "#team created alice by alice",
+          "#team left bob by bob",
+          "alice>#team: bob is gone",
+          "#team removed carol by alice",
+        ]);
+        expect(await store.listRooms(bob!.id)).to.deep.equal([]);
+        expect(await store.isRoomMember(room.id, carol!.id)).to.equal(false);
+        expect((await store.roomMembers(room.id)).map((m) => m.user)).to.deep.equal(["alice"]);
+        // Not a member any more: false, and no event.
+        expect(
+          await notified(async () => expect(await removeMember(room, bob!, alice!)).to.equal(false)),
+        ).to.deep.equal([]);
+        await expectStoreError(say(bob!, "#team"), "not_member");
+      });
+
+      it("a member added again gets the room from the new joined event on, not what was said in between", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const room = await createRoom("#team", alice!, [bob!]);
+        await removeMember(room, bob!, bob!);
+        await say(alice!, "#team", "while away");
+        await addMember(room, bob!, alice!);
+        await say(alice!, "#team", "welcome back");
+        expect(await seen(bob!)).to.deep.equal([
+          "#team created alice by alice",
+          "#team left bob by bob",
+          "#team joined bob by alice",
+          "alice>#team: welcome back",
+        ]);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(4);
+      });
+
+      it("removeRoomMember: only the owner removes others (not_owner); the actor must be a member (not_member)", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const room = await createRoom("#team", alice!, [bob!, carol!]);
+        await expectStoreError(removeMember(room, carol!, bob!), "not_owner");
+        await expectStoreError(removeMember(room, bob!, dave!), "not_member");
+        await expectStoreError(removeMember(room, dave!, dave!), "not_member");
+        await expectStoreError(
+          store.removeRoomMember(room.id + 1000, bob!.id, bob!.id, tick()),
+          "no_such_room",
+        );
+        expect((await store.roomMembers(room.id)).map((m) => m.user)).to.deep.equal([
+          "alice",
+          "bob",
+          "carol",
+        ]);
+      });
+
+      it("hands the room to the member who joined earliest when the owner leaves", async () => {
+        const [alice, bob, carol, dave] = await users("alice", "bob", "carol", "dave");
+        const room = await createRoom("#team", alice!, [carol!, bob!]);
+        await addMember(room, dave!, bob!);
+        await removeMember(room, alice!, alice!);
+        expect(await store.findRoom("#team")).to.deep.include({
+          ownerId: carol!.id,
+          owner: "carol",
+          members: 3,
+        });
+        await expectStoreError(removeMember(room, carol!, bob!), "not_owner");
+        expect(await removeMember(room, dave!, carol!)).to.equal(true);
+        expect(await seen(dave!)).to.deep.equal([
+          "#team joined dave by bob",
+          "#team left alice by alice",
+          "#team removed dave by carol",
+        ]);
+      });
+
+      it("deletes the room when its last member leaves, and frees its name", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await createRoom("#Team", alice!, [bob!]);
+        await removeMember(room, alice!, alice!);
+        await removeMember(room, bob!, bob!);
+        expect(await store.findRoom("#team")).to.equal(undefined);
+        expect(await store.listRooms(bob!.id)).to.deep.equal([]);
+        expect(await seen(bob!)).to.deep.equal([
+          "#Team created alice by alice",
+          "#Team left alice by alice",
+          "#Team left bob by bob",
+        ]);
+        await expectStoreError(addMember(room, carol!, bob!), "no_such_room");
+        await expectStoreError(removeMember(room, bob!, bob!), "no_such_room");
+        await expectStoreError(say(bob!, "#team"), "no_such_room");
+        const again = await createRoom("#TEAM", carol!);
+        expect(again.id).to.not.equal(room.id);
+        expect(again).to.deep.include({ name: "#TEAM", owner: "carol", members: 1 });
+        expect(await seen(alice!)).to.deep.equal([
+          "#Team created alice by alice",
+          "#Team left alice by alice",
+        ]);
+      });
+
+      it("deleteUser takes the user out of every room, handing on what they owned", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await createRoom("#team", alice!, [bob!]);
+        const alone = await createRoom("#alone", alice!);
+        const told = await notified(() => store.deleteUser(alice!.id, tick()));
+        expect(told).to.deep.equal([bob!.id]);
+        expect(await store.findRoom("#team")).to.deep.include({ ownerId: bob!.id, members: 1 });
+        expect(await store.findRoom("#alone")).to.equal(undefined);
+        expect(await store.isRoomMember(alone.id, alice!.id)).to.equal(false);
+        expect((await seen(bob!)).slice(-1)).to.deep.equal(["#team left alice by alice"]);
+        expect(await addMember(room, carol!, bob!)).to.equal(true);
+      });
+
+      it("markRead moves the member's read position, never back, and tells their other devices", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "tablet");
+        const room = await createRoom("#Team", alice!, [bob!]);
+        const first = await say(alice!, "#team", "one");
+        const second = await say(alice!, "#team", "two");
+        await ackAll(bob!, tablet);
+        const told = await notified(() => store.markRead(bob!.id, dev(bob!), inRoom(room), second, tick()));
+        expect(told).to.deep.equal([bob!.id]);
+        await store.markRead(bob!.id, dev(bob!), inRoom(room), first, tick());
+        expect((await store.roomMembers(room.id)).map((m) => [m.user, m.readUpTo])).to.deep.equal([
+          ["alice", null],
+          ["bob", second],
+        ]);
+        expect(plain(await inbox(bob!, tablet))).to.deep.equal([
+          { ev: "read_marker", with: "#Team", upTo: second },
+          { ev: "read_marker", with: "#Team", upTo: first },
+        ]);
+        expect(await receipts(alice!)).to.deep.equal([]);
+      });
+
+      it("history of a room gives its normalized messages, oldest first, paging backwards", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const room = await createRoom("#team", alice!, [bob!]);
+        const ids: number[] = [];
+        for (let i = 0; i < 5; i++) ids.push(await say(i % 2 === 0 ? alice! : bob!, "#team", `m${i}`));
+        await send(alice!, "#team", "not yet normalized");
+        await say(alice!, "bob", "direct");
+        const page = async (before: number | undefined) =>
+          (await store.history(bob!.id, inRoom(room), before, 2)).map((message) => message.id);
+        expect(await page(undefined)).to.deep.equal(ids.slice(3));
+        expect(await page(ids[3])).to.deep.equal(ids.slice(1, 3));
+        expect(await page(ids[1])).to.deep.equal(ids.slice(0, 1));
+      });
+
+      it("no longer delivers room messages older than the expiry limit, and sends no receipt", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await createRoom("#team", alice!, [bob!]);
+        await say(alice!, "#team", "old");
+        const limit = at(clock + 1);
+        await say(alice!, "#team", "young");
+        expect(await notified(() => store.expireMessages(limit, tick()))).to.deep.equal([]);
+        expect(await seen(bob!)).to.deep.equal(["#team created alice by alice", "alice>#team: young"]);
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(2);
+      });
+
+      it("a room's events get one seq each, ordered with the member's own events", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await createRoom("#team", alice!, [bob!]);
+        await say(carol!, "bob", "direct");
+        await say(alice!, "#team", "in the room");
+        await addMember(room, carol!, alice!);
+        await say(carol!, "bob", "direct again");
+        const events = await stream(bob!);
+        expect(await seen(bob!)).to.deep.equal([
+          "#team created alice by alice",
+          "carol>bob: direct",
+          "alice>#team: in the room",
+          "#team joined carol by alice",
+          "carol>bob: direct again",
+        ]);
+        const seqs = events.map((event) => event.seq);
+        expect(seqs).to.deep.equal([...new Set(seqs)].sort((a, b) => a - b));
+        expect(await store.inboxAfter(bob!.id, dev(bob!), seqs[1]!, 2)).to.deep.equal(events.slice(2, 4));
+        await store.acknowledge(bob!.id, dev(bob!), seqs[2]!, tick());
+        expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(2);
       });
     });
 
