@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { expect } from "chai";
+import fc from "fast-check";
 import { openSqliteStore, openStore, SchemaError } from "../../server/store/open-store.js";
 import type { SqliteStore } from "../../server/store/sqlite/sqlite-store.js";
 import { WriteQueue } from "../../server/store/sqlite/write-queue.js";
@@ -389,7 +390,213 @@ describe("SqliteStore", () => {
       expect([status(store, read), status(store, young)]).to.deep.equal(["sent", "expired"]);
     });
   });
+
+  describe("the waiting count, the normalization queue and expiry", () => {
+    // The truth the in-memory count behind mailbox_full stands for: messages to the user stored
+    // and not yet delivered (acknowledged by a device), held, expired or undeliverable; a
+    // message read before any device acknowledged it waits for that acknowledgement too.
+    const TRUTH = `
+      SELECT u.name,
+        (SELECT count(*) FROM messages m
+         WHERE m.recipient_id = u.id
+           AND (m.status IN ('pending', 'sent') OR (m.status = 'read' AND m.delivered_at IS NULL))
+        ) AS truth
+      FROM users u WHERE u.deleted_at IS NULL AND u.name <> 'zz-probe' ORDER BY u.name`;
+    // Messages the cursor has passed that still wait for normalization: there must be none.
+    const PASSED_PENDING = `
+      SELECT id FROM messages
+      WHERE status = 'pending' AND id <= (SELECT last_message_id FROM normalization_progress)`;
+    // Direct messages an expiry with this limit must have ended: sent before it and still
+    // pending, or in the inbox unread and unacknowledged.
+    const OVERDUE = `
+      SELECT id, status FROM messages
+      WHERE status IN ('pending', 'sent') AND recipient_id IS NOT NULL AND created_at < ?`;
+    const PROBE_AT = "2001-01-01T00:00:00.000Z";
+    const PROBE_EXPIRY = "2001-01-02T00:00:00.000Z";
+
+    const NAMES = ["ann", "ben", "cy"] as const;
+    const DEVICES = ["one", "two"] as const;
+    const who = fc.integer({ min: 0, max: NAMES.length - 1 });
+    const device = fc.integer({ min: 0, max: DEVICES.length - 1 });
+    // Weighted so that most runs send, release, read and acknowledge the same messages in
+    // every order, with now and then a hold, an expiry or a deleted account.
+    const operation = fc.oneof(
+      {
+        arbitrary: fc.record({
+          op: fc.constant("send" as const),
+          from: who,
+          device,
+          to: who,
+          cid: fc.integer({ min: 0, max: 40 }),
+          // Now and then normalized at intake.
+          normalized: fc.constantFrom(false, false, true),
+        }),
+        weight: 6,
+      },
+      {
+        // Now and then leaves the oldest behind, as a caller other than the normalization stage may.
+        arbitrary: fc.record({
+          op: fc.constant("release" as const),
+          count: fc.integer({ min: 1, max: 4 }),
+          skip: fc.constantFrom(0, 0, 0, 1),
+        }),
+        weight: 4,
+      },
+      {
+        arbitrary: fc.record({ op: fc.constant("hold" as const), index: fc.constantFrom(0, 0, 1, 2) }),
+        weight: 1,
+      },
+      {
+        arbitrary: fc.record({
+          op: fc.constant("ack" as const),
+          user: who,
+          device,
+          keep: fc.constantFrom(0, 0, 1, 2),
+        }),
+        weight: 4,
+      },
+      { arbitrary: fc.record({ op: fc.constant("read" as const), reader: who, device }), weight: 3 },
+      {
+        arbitrary: fc.record({ op: fc.constant("expire" as const), age: fc.integer({ min: 3, max: 60 }) }),
+        weight: 1,
+      },
+      { arbitrary: fc.record({ op: fc.constant("delete" as const), user: who }), weight: 1 },
+    );
+
+    it("stay true to the rows, whatever the sequence of operations", async function () {
+      // Some 10 s for the runs; more when a failure is shrunk to its smallest case.
+      this.timeout(180_000);
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(operation, { minLength: 20, maxLength: 80, size: "max" }),
+          async (operations) => {
+            run += 1;
+            const store = await open(path.join(dir, `run-${run}.db`));
+            const db = store.databaseForTests();
+            const accounts: UserRecord[] = [];
+            const devices: number[][] = [];
+            const account = async (index: number) => {
+              accounts[index] = await createUser(store, NAMES[index]);
+              devices[index] = [];
+              for (const name of DEVICES) {
+                devices[index]!.push(
+                  (await store.attachDevice(accounts[index]!.id, name, at(0), 5)).device.id,
+                );
+              }
+            };
+            for (const index of NAMES.keys()) await account(index);
+            const prober = await createUser(store, "zz-probe");
+            let probes = 0;
+            const probe = (to: string, maxPending: number) => {
+              probes += 1;
+              return store.enqueueMessage({
+                senderId: prober.id,
+                senderDeviceId: 0,
+                to,
+                cid: `probe-${probes}`,
+                text: "probe",
+                at: PROBE_AT,
+                maxPending,
+              });
+            };
+            let clock = 10;
+            for (const step of operations) {
+              clock += 1;
+              const context = `after ${JSON.stringify(step)}`;
+              switch (step.op) {
+                case "send":
+                  await store
+                    .enqueueMessage({
+                      senderId: accounts[step.from]!.id,
+                      senderDeviceId: devices[step.from]![step.device]!,
+                      to: NAMES[step.to],
+                      cid: `c${step.cid}`,
+                      text: " t ",
+                      ...(step.normalized ? { normalizedText: "t" } : {}),
+                      at: at(clock),
+                      maxPending: 5,
+                    })
+                    .catch((error: unknown) => {
+                      if (!(error instanceof StoreError && error.code === "mailbox_full")) throw error;
+                    });
+                  break;
+                case "release": {
+                  const waiting = await store.unnormalizedMessages(step.count);
+                  expect(waiting.map((m) => m.id)).to.deep.equal(
+                    db
+                      .prepare("SELECT id FROM messages WHERE status = 'pending' ORDER BY id LIMIT ?")
+                      .pluck()
+                      .all(step.count),
+                  );
+                  await store.releaseMessages(
+                    waiting.slice(step.skip).map((m) => ({ id: m.id, text: m.text.trim() })),
+                    at(clock),
+                  );
+                  break;
+                }
+                case "hold": {
+                  const chosen = (await store.unnormalizedMessages(3))[step.index];
+                  if (chosen !== undefined) await store.holdMessage(chosen.id, at(clock));
+                  break;
+                }
+                case "ack": {
+                  const user = accounts[step.user]!;
+                  const deviceId = devices[step.user]![step.device]!;
+                  const events = await store.inboxAfter(user.id, deviceId, 0, 100);
+                  const upTo = events[events.length - 1 - step.keep]?.seq;
+                  if (upTo !== undefined) await store.acknowledge(user.id, deviceId, upTo, at(clock));
+                  break;
+                }
+                case "read":
+                  for (const from of accounts) {
+                    await store.markRead(
+                      accounts[step.reader]!.id,
+                      devices[step.reader]![step.device]!,
+                      { kind: "user", id: from.id },
+                      Number.MAX_SAFE_INTEGER,
+                      at(clock),
+                    );
+                  }
+                  break;
+                case "expire": {
+                  const limit = at(clock - step.age);
+                  await store.expireMessages(limit, at(clock));
+                  expect(db.prepare(OVERDUE).all(limit), context).to.deep.equal([]);
+                  break;
+                }
+                case "delete":
+                  await store.deleteUser(accounts[step.user]!.id, at(clock));
+                  await account(step.user);
+                  break;
+              }
+              // The count as mailbox_full sees it: a send is refused at maxPending = truth and
+              // taken at truth + 1. All probes in one batch (refusals first), then expired.
+              const rows = db.prepare<[], { name: string; truth: number }>(TRUTH).all();
+              const refusals = rows.map((row) => probe(row.name, row.truth).then(() => "taken", errorCode));
+              const takers = rows.map((row) => probe(row.name, row.truth + 1).then(() => "taken", errorCode));
+              const answers = await Promise.all([...refusals, ...takers]);
+              expect(
+                answers,
+                `${rows.map((row) => `${row.name}: ${row.truth}`).join(", ")} ${context}`,
+              ).to.deep.equal([...rows.map(() => "mailbox_full"), ...rows.map(() => "taken")]);
+              await store.expireMessages(PROBE_EXPIRY, PROBE_AT);
+              expect(db.prepare(PASSED_PENDING).all(), context).to.deep.equal([]);
+            }
+            await store.close();
+            fs.rmSync(path.join(dir, `run-${run}.db`));
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  });
 });
+
+function errorCode(error: unknown): string {
+  if (error instanceof StoreError) return error.code;
+  throw error;
+}
 
 describe("WriteQueue", () => {
   let dir: string;

@@ -1033,6 +1033,20 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         await send(alice!, "bob");
         expect(await waitingFor("bob")).to.equal(2);
       });
+
+      it("hasUnnormalized is false again once the first message stored after opening is released", async () => {
+        // No call to hasUnnormalized before the first message is stored: the count is loaded then.
+        const [alice, bob] = await users("alice", "bob");
+        const first = await send(alice!, "bob", " first ");
+        await store.releaseMessages([{ id: first, text: "first" }], tick());
+        expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
+        expect(store.hasUnnormalized()).to.equal(false);
+        await say(alice!, "bob", "second");
+        expect((await inbox(bob!)).map((event) => (event.ev === "message" ? event.text : ""))).to.deep.equal([
+          "first",
+          "second",
+        ]);
+      });
     });
 
     describe("devices", () => {
@@ -1607,6 +1621,22 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.inboxAfter(bob!.id, dev(bob!), seqs[1]!, 2)).to.deep.equal(events.slice(2, 4));
         await store.acknowledge(bob!.id, dev(bob!), seqs[2]!, tick());
         expect(await store.inboxCount(bob!.id, dev(bob!))).to.equal(2);
+      });
+    });
+
+    describe("the waiting count behind mailbox_full, with expired messages", () => {
+      it("does not go down again when a device acknowledges past an expired message", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await say(alice!, "bob", "expires");
+        await store.expireMessages(at(clock + 1), tick());
+        expect(await waitingFor("bob")).to.equal(0);
+        await say(alice!, "bob", "young");
+        expect(await waitingFor("bob")).to.equal(1);
+        // The acknowledgement covers the expired message's event too.
+        await ackAll(bob!);
+        expect(await waitingFor("bob")).to.equal(0);
+        await send(alice!, "bob", "fills the mailbox of one", 1);
+        await expectStoreError(send(alice!, "bob", "refused", 1), "mailbox_full");
       });
     });
 
