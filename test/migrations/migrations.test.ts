@@ -12,11 +12,21 @@ import { Kysely, type Migration, NO_MIGRATIONS, SqliteDialect } from "kysely";
 import { migrations } from "../../migrations/index.js";
 import { openStore, SchemaError } from "../../server/store/open-store.js";
 import { createMigrator, migrateToLatest } from "../../server/store/sqlite/migrate.js";
-import type { Store } from "../../server/store/store.js";
+import type { Store, StoreError } from "../../server/store/store.js";
 import { rejection } from "../helpers/rejection.js";
 
 const NAMES = Object.keys(migrations).sort();
-const APP_TABLES = ["inbox_events", "messages", "normalization_progress", "users"];
+const APP_TABLES = [
+  "devices",
+  "inbox_events",
+  "messages",
+  "normalization_progress",
+  "room_events",
+  "room_members",
+  "rooms",
+  "store_meta",
+  "users",
+];
 
 function tables(db: Database.Database): string[] {
   return db
@@ -47,8 +57,11 @@ async function exercise(store: Store): Promise<void> {
     passwordHash: "h",
     at: "2026-11-24T10:00:00.000Z",
   });
+  const aliceDevice = await store.attachDevice(alice.id, "laptop", "2026-11-24T10:00:00.000Z", 5);
+  const bobDevice = await store.attachDevice(bob.id, "phone", "2026-11-24T10:00:00.000Z", 5);
   const sent = await store.enqueueMessage({
     senderId: alice.id,
+    senderDeviceId: aliceDevice.device.id,
     to: "bob",
     cid: "c1",
     text: " hi ",
@@ -56,7 +69,7 @@ async function exercise(store: Store): Promise<void> {
     maxPending: 10,
   });
   await store.releaseMessages([{ id: sent.id, text: "hi" }], "2026-11-24T10:00:02.000Z");
-  const [event] = await store.inboxAfter(bob.id, 0, 10);
+  const [event] = await store.inboxAfter(bob.id, bobDevice.device.id, 0, 10);
   expect(event).to.deep.include({ ev: "message", id: sent.id, from: "alice", to: "bob", text: "hi" });
 }
 
@@ -183,22 +196,40 @@ describe("migrations", () => {
         { id: 3, text: " three " },
         { id: 5, text: " five " },
       ]);
-      // The held messages ended: out of their recipients' counts, with undeliverable receipts.
-      expect(db.prepare("SELECT pending_messages FROM users ORDER BY id").pluck().all()).to.deep.equal([
-        1, 2, 0,
-      ]);
-      const aliceInbox = await store.inboxAfter(1, 0, 10);
+      // The held messages ended: out of their recipients' counts (seen through mailbox_full,
+      // refused at exactly the count), with undeliverable receipts.
+      const probe = (to: string, maxPending: number, cid: string) =>
+        store.enqueueMessage({
+          senderId: 3,
+          senderDeviceId: 0,
+          to,
+          cid,
+          text: "probe",
+          at: "2026-01-01T00:02:00.000Z",
+          maxPending,
+        });
+      const waiting = { alice: 1, bob: 2, carol: 0 };
+      for (const [user, count] of Object.entries(waiting)) {
+        expect(((await rejection(probe(user, count, `full-${user}`))) as StoreError).code, user).to.equal(
+          "mailbox_full",
+        );
+      }
+      // Reading an inbox takes a device: the first one starts at the beginning of the stream.
+      const aliceDevice = (await store.attachDevice(1, "laptop", "2026-01-01T00:00:30.000Z", 5)).device;
+      const bobDevice = (await store.attachDevice(2, "phone", "2026-01-01T00:00:30.000Z", 5)).device;
+      expect([aliceDevice.ackedSeq, bobDevice.ackedSeq]).to.deep.equal([0, 0]);
+      const aliceInbox = await store.inboxAfter(1, aliceDevice.id, 0, 10);
       expect(aliceInbox.map((event) => [event.ev, "id" in event ? event.id : undefined])).to.deep.equal([
         ["message", 2],
         ["receipt", 4],
       ]);
       expect(aliceInbox[1]).to.deep.include({ to: "bob", status: "undeliverable" });
-      const history = await store.history(1, 2, undefined, 50);
+      const history = await store.history(1, { kind: "user", id: 2 }, undefined, 50);
       expect(history.map((m) => [m.id, m.from, m.text, m.status])).to.deep.equal([
         [1, "alice", "one", "delivered"],
         [2, "bob", "two", "sent"],
       ]);
-      expect(await store.history(2, 1, undefined, 50)).to.deep.equal(history);
+      expect(await store.history(2, { kind: "user", id: 1 }, undefined, 50)).to.deep.equal(history);
 
       await store.releaseMessages(
         [
@@ -210,12 +241,23 @@ describe("migrations", () => {
       expect(await store.unnormalizedMessages(10)).to.deep.equal([]);
       expect(db.prepare("SELECT last_message_id FROM normalization_progress").pluck().get()).to.equal(6);
       expect(
-        (await store.inboxAfter(2, 0, 10)).map((event) => [event.ev, "id" in event ? event.id : undefined]),
+        (await store.inboxAfter(2, bobDevice.id, 0, 10)).map((event) => [
+          event.ev,
+          "id" in event ? event.id : undefined,
+        ]),
       ).to.deep.equal([
         ["receipt", 6],
         ["message", 3],
         ["message", 5],
       ]);
+      // Released, not yet delivered: the counts are as they were, and a send under them is taken.
+      for (const [user, count] of Object.entries(waiting)) {
+        expect(
+          ((await rejection(probe(user, count, `full-again-${user}`))) as StoreError).code,
+          user,
+        ).to.equal("mailbox_full");
+        expect((await probe(user, count + 1, `fits-${user}`)).duplicate, user).to.equal(false);
+      }
     } finally {
       await store.close();
     }

@@ -110,9 +110,18 @@ describe("a text the normalizer can never take (integration)", () => {
     // Stored by an older server that let U+FFFE through: XML cannot carry it to the normalizer.
     const store = await openStore({ path: path.join(temp.dir, "parley.db") });
     const aliceRecord = (await store.findUser("alice"))!;
+    const [aliceDevice] = await store.listDevices(aliceRecord.id);
     const at = new Date().toISOString();
     const send = (cid: string, text: string) =>
-      store.enqueueMessage({ senderId: aliceRecord.id, to: "bob", cid, text, at, maxPending: 100 });
+      store.enqueueMessage({
+        senderId: aliceRecord.id,
+        senderDeviceId: aliceDevice!.id,
+        to: "bob",
+        cid,
+        text,
+        at,
+        maxPending: 100,
+      });
     const stuck = await send("stuck", "not \ufffe carried");
     const fine = await send("fine", "  carried   fine ");
     await store.close();
