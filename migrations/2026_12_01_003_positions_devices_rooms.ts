@@ -159,12 +159,38 @@ const UP = [
 
 // Back to the schema of 2026_11_25_002. Devices, rooms and room messages have no place there and
 // are dropped; the waiting count is counted again; each inbox keeps the events no device of its
-// user has acknowledged.
+// user has acknowledged. users is rebuilt with its first schema's very text (ADD COLUMN would
+// lose the column's comments); legacy_alter_table keeps the rename from rewriting the other
+// tables' references to users.
 const DOWN = [
-  "ALTER TABLE users ADD COLUMN pending_messages INTEGER NOT NULL DEFAULT 0",
-  `UPDATE users SET pending_messages = (
-     SELECT count(*) FROM messages m
-     WHERE m.recipient_id = users.id AND m.delivered_at IS NULL AND m.status IN ('pending', 'sent', 'read'))`,
+  "PRAGMA legacy_alter_table = ON",
+  "ALTER TABLE users RENAME TO users_v3",
+  `CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    -- The user name as registered, case kept. Unique without regard to case among live accounts.
+    name TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    -- A salted memory-hard hash, never the password itself.
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT,
+    -- 1 while a session is logged in: what operators query for "who is online".
+    online INTEGER NOT NULL DEFAULT 0 CHECK (online IN (0, 1)),
+    -- Soft delete: the row stays so old messages keep their sender's name.
+    deleted_at TEXT,
+    -- Messages waiting for this user: stored and not yet acknowledged, expired or undeliverable.
+    -- Kept in the transactions that change it, because a COUNT(*) on every send is too slow.
+    pending_messages INTEGER NOT NULL DEFAULT 0
+  )`,
+  `INSERT INTO users (id, name, display_name, password_hash, created_at, last_seen_at, online, deleted_at,
+                      pending_messages)
+   SELECT u.id, u.name, u.display_name, u.password_hash, u.created_at, u.last_seen_at, u.online, u.deleted_at,
+          (SELECT count(*) FROM messages m
+           WHERE m.recipient_id = u.id AND m.delivered_at IS NULL AND m.status IN ('pending', 'sent', 'read'))
+   FROM users_v3 u ORDER BY u.id`,
+  "DROP TABLE users_v3",
+  `CREATE UNIQUE INDEX users_name_live ON users (name COLLATE NOCASE) WHERE deleted_at IS NULL`,
+  "PRAGMA legacy_alter_table = OFF",
 
   "DROP TABLE room_events",
   "ALTER TABLE inbox_events RENAME TO inbox_events_v3",

@@ -301,7 +301,9 @@ export class Connection {
       this.#draining ||
       this.#blockedSinceMs !== undefined ||
       this.#waiting.length + this.#running >= this.#settings.maxQueuedRequests ||
-      this.#slots.some((slot) => !slot.done && slot.request !== undefined && this.#handler.holdsReading(slot.request));
+      this.#slots.some(
+        (slot) => !slot.done && slot.request !== undefined && this.#handler.holdsReading(slot.request),
+      );
     if (shouldPause && !this.#readingPaused) {
       this.#readingPaused = true;
       this.#socket.pause();

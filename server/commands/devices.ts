@@ -5,10 +5,11 @@ export const devices: Command = {
   needsLogin: true,
   pipelined: false,
   async run(context) {
-    const records = await context.services.store.listDevices(currentSession(context).user.id);
+    const { services } = context;
+    const records = await services.store.listDevices(currentSession(context).user.id);
     const list: DeviceEntry[] = records.map((record) => ({
       device: record.name,
-      online: record.online,
+      online: services.sessions.isDeviceOnline(record.id),
       lastSeen: record.lastSeen,
     }));
     return { devices: list };

@@ -16,7 +16,12 @@ export const history: Command = {
     if (limit < 1 || limit > MAX_LIMIT)
       throw new ProtocolError("bad_argument", `"limit" must be 1 to ${MAX_LIMIT}`);
     const conversation = await conversationWith(context, withName);
-    const messages = await services.store.history(currentSession(context).user.id, conversation, before, limit);
+    const messages = await services.store.history(
+      currentSession(context).user.id,
+      conversation,
+      before,
+      limit,
+    );
     return { messages };
   },
 };

@@ -9,7 +9,13 @@ export const read: Command = {
     const session = currentSession(context);
     const conversation = await conversationWith(context, stringArg(args, "with"));
     const upTo = integerArg(args, "upTo");
-    await services.store.markRead(session.user.id, session.device.id, conversation, upTo, services.now().toISOString());
+    await services.store.markRead(
+      session.user.id,
+      session.device.id,
+      conversation,
+      upTo,
+      services.now().toISOString(),
+    );
     return {};
   },
 };

@@ -15,7 +15,10 @@ export const roomCreate: Command = {
       throw new ProtocolError("bad_argument", '"members" must be a list of user names');
     }
     if (!isValidRoomName(name)) {
-      throw new ProtocolError("invalid_room", "a room name is # and 1 to 32 of the characters A-Z a-z 0-9 _ . -");
+      throw new ProtocolError(
+        "invalid_room",
+        "a room name is # and 1 to 32 of the characters A-Z a-z 0-9 _ . -",
+      );
     }
     // Checked before the names are looked up, so a huge list costs nothing.
     const distinct = new Set(memberNames.map((member) => member.toLowerCase()));

@@ -1,5 +1,5 @@
-import type { RoomMemberEntry } from "../protocol/messages.js";
 import { stringArg } from "../protocol/arguments.js";
+import type { RoomMemberEntry } from "../protocol/messages.js";
 import { type Command, memberRoom } from "./command.js";
 
 export const roomMembers: Command = {

@@ -6,7 +6,11 @@ export const rooms: Command = {
   pipelined: false,
   async run(context) {
     const records = await context.services.store.listRooms(currentSession(context).user.id);
-    const list: RoomEntry[] = records.map((room) => ({ room: room.name, owner: room.owner, members: room.members }));
+    const list: RoomEntry[] = records.map((room) => ({
+      room: room.name,
+      owner: room.owner,
+      members: room.members,
+    }));
     return { rooms: list };
   },
 };

@@ -31,7 +31,8 @@ export const send: Command = {
       throw new ProtocolError("invalid_text", "the text holds a control character or a lone surrogate");
     }
     if (to.startsWith("#")) {
-      if (!isValidRoomName(to)) throw new ProtocolError("no_such_room", `there is no room "${to.slice(0, 33)}"`);
+      if (!isValidRoomName(to))
+        throw new ProtocolError("no_such_room", `there is no room "${to.slice(0, 33)}"`);
     } else if (!isValidUserName(to)) {
       throw new ProtocolError("no_such_user", `there is no user "${to.slice(0, 32)}"`);
     }

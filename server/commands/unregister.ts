@@ -13,7 +13,8 @@ export const unregister: Command = {
     await services.store.deleteUser(user.id, services.now().toISOString());
     // The account's other devices lose their sessions with it.
     for (const other of services.sessions.sessionsOf(user.id)) {
-      if (other.connection !== connection) other.connection.close("account deleted", { ev: "session_replaced" });
+      if (other.connection !== connection)
+        other.connection.close("account deleted", { ev: "session_replaced" });
     }
     connection.log.info("unregistered", { user: user.name });
     context.closeAfterResponse("unregistered");

@@ -11,12 +11,7 @@ export class ExpirySweeper {
   readonly #timer: NodeJS.Timeout;
   #sweeping = false;
 
-  constructor(
-    store: Store,
-    messageTtlMs: number,
-    log: Logger,
-    now: () => Date,
-  ) {
+  constructor(store: Store, messageTtlMs: number, log: Logger, now: () => Date) {
     // Sweep often enough that a message outlives its lifetime by at most a tenth of it.
     const intervalMs = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, messageTtlMs / 10));
     this.#timer = setInterval(async () => {

@@ -36,6 +36,11 @@ export class SessionRegistry {
     return this.#byUser.has(userId);
   }
 
+  /** Whether the device has a session now (the store's flag may lag a log-out by a commit). */
+  isDeviceOnline(deviceId: number): boolean {
+    return this.#byDevice.has(deviceId);
+  }
+
   /** The user's sessions, one per logged-in device. */
   sessionsOf(userId: number): readonly Session[] {
     return [...(this.#byUser.get(userId) ?? [])];

@@ -1,5 +1,7 @@
 // Opens the server's Store. With server/main.ts, the only place that knows the Store lives in
-// SQLite: a second backend is one more folder beside sqlite/ and one more case here.
+// SQLite: a second backend is one more folder beside sqlite/ and one more case here. The server's
+// store runs in a worker thread of its own (sqlite/worker-store.ts); the tests of the SQLite
+// store itself open it in their own thread with openSqliteStore.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -7,6 +9,7 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { migrateToLatest, SchemaError } from "./sqlite/migrate.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
+import { WorkerStore } from "./sqlite/worker-store.js";
 import type { StoreLogger } from "./sqlite/write-queue.js";
 import type { Store } from "./store.js";
 
@@ -24,7 +27,11 @@ export interface OpenStoreOptions {
  * message is one line, when the file cannot be used; the file is then left as it was.
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  return openSqliteStore(options);
+  try {
+    return await WorkerStore.open(options.path, options.logger);
+  } catch (error) {
+    throw new SchemaError((error as Error).message, { cause: error });
+  }
 }
 
 /** openStore, typed as what it is: for the SQLite tests. */

@@ -267,7 +267,13 @@ export interface Store {
    * no_such_room, not_member (the actor is not a member) or too_many_members.
    * Resolves true when the user was added.
    */
-  addRoomMember(roomId: number, userId: number, byId: number, at: string, maxMembers: number): Promise<boolean>;
+  addRoomMember(
+    roomId: number,
+    userId: number,
+    byId: number,
+    at: string,
+    maxMembers: number,
+  ): Promise<boolean>;
 
   /**
    * Ends a membership: `left` when the user leaves, `removed` when the owner removes them; the

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { type ErrorCode, OPS, type Op } from "../../server/protocol/messages.js";
-import type { SqliteStore } from "../../server/store/sqlite/sqlite-store.js";
+import type { WorkerStore } from "../../server/store/sqlite/worker-store.js";
 import { type Frame, PASSWORD, TestClient } from "../helpers/test-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 import {
@@ -256,9 +256,9 @@ describe("random bytes, JSON and requests against a live server (integration)", 
     const { users } = await sender.ok("users");
     expect(users.map((entry: Frame) => entry.user)).to.include.members(["after-a", "after-b"]);
 
-    const db = (server.store as SqliteStore).databaseForTests();
-    expect(db.pragma("integrity_check")).to.deep.equal([{ integrity_check: "ok" }]);
-    expect(db.pragma("foreign_key_check")).to.deep.equal([]);
+    const store = server.store as WorkerStore;
+    expect(await store.pragmaForTests("integrity_check")).to.deep.equal([{ integrity_check: "ok" }]);
+    expect(await store.pragmaForTests("foreign_key_check")).to.deep.equal([]);
     const unexpected = server.logLines.filter((line) => line.level === "error");
     expect(unexpected.slice(0, 5), "error lines in the server's log").to.deep.equal([]);
     expect(

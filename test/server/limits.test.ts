@@ -2,8 +2,9 @@
 
 import net from "node:net";
 import tls from "node:tls";
+import Database from "better-sqlite3";
 import { expect } from "chai";
-import type { SqliteStore } from "../../server/store/sqlite/sqlite-store.js";
+import type { WorkerStore } from "../../server/store/sqlite/worker-store.js";
 import { type Certificate, makeSelfSignedCertificate } from "../helpers/self-signed.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
@@ -109,11 +110,13 @@ describe("limits, TLS, full disk and security (integration)", () => {
   describe("a full disk", () => {
     it("answers unavailable, keeps reads and pings working, writes nothing half, and recovers", async () => {
       server = await startTestServer({ maxPending: 100_000 });
-      const db = (server.store as SqliteStore).databaseForTests();
+      // The server's connection lives in the store's thread: the page limit is set there.
+      const store = server.store as WorkerStore;
       const alice = track(await loggedIn(server.port, "alice"));
       await track(await loggedIn(server.port, "bob")).end();
       const before = await alice.ok("send", { to: "bob", text: "before the disk filled", cid: "first" });
-      db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true })}`);
+      const [{ page_count: pages }] = (await store.pragmaForTests("page_count")) as [{ page_count: number }];
+      await store.pragmaForTests(`max_page_count = ${pages}`);
 
       const text = "x".repeat(4000);
       const acknowledged: string[] = [];
@@ -136,11 +139,19 @@ describe("limits, TLS, full disk and security (integration)", () => {
       // A second session logs in while the disk is full.
       track(await loggedIn(server.port, "alice"));
 
-      const stored = db.prepare("SELECT cid FROM messages WHERE cid LIKE 'fill-%' ORDER BY id").pluck().all();
-      expect(stored).to.deep.equal(acknowledged);
-      expect(db.pragma("integrity_check", { simple: true })).to.equal("ok");
+      const reader = new Database(server.dbPath, { readonly: true });
+      try {
+        const stored = reader
+          .prepare("SELECT cid FROM messages WHERE cid LIKE 'fill-%' ORDER BY id")
+          .pluck()
+          .all();
+        expect(stored).to.deep.equal(acknowledged);
+        expect(reader.pragma("integrity_check", { simple: true })).to.equal("ok");
+      } finally {
+        reader.close();
+      }
 
-      db.pragma("max_page_count = 1073741823");
+      await store.pragmaForTests("max_page_count = 1073741823");
       const retried = track(await loggedIn(server.port, "alice"));
       expect(await retried.ok("send", { to: "bob", text, cid: refused!.cid })).to.include({
         duplicate: false,

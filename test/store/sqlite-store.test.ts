@@ -29,9 +29,23 @@ async function expectStoreError(promise: Promise<unknown>, code: StoreError["cod
   expect((error as StoreError).code).to.equal(code);
 }
 
-describeStoreContract("SQLite", async () => {
+// The server's store: SQLite in a worker thread of its own.
+describeStoreContract("SQLite in its worker thread", async () => {
   const dir = makeTempDir();
   const store = await openStore({ path: path.join(dir, "parley.db") });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// The same store in the caller's thread, as the SQLite tests below use it.
+describeStoreContract("SQLite in the caller's thread", async () => {
+  const dir = makeTempDir();
+  const store = await openSqliteStore({ path: path.join(dir, "parley.db") });
   return {
     store,
     async cleanup() {

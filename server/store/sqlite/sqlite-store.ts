@@ -184,7 +184,7 @@ export class SqliteStore implements Store {
       this.#touched.delete(userId);
       this.#undelivered.delete(userId);
       this.#deviceCount.delete(userId);
-      if (this.#pendingCount !== undefined) this.#pendingCount -= pendingEnded;
+      this.#pendingChange(-pendingEnded);
     });
   }
 
@@ -236,8 +236,9 @@ export class SqliteStore implements Store {
       if (device === undefined) {
         throw new StoreError("no_such_device", `you have no device "${name.slice(0, 32)}"`);
       }
+      const before = this.#devicesOf(userId);
       this.#forget(device);
-      this.#deviceCount.set(userId, this.#devicesOf(userId) - 1);
+      this.#deviceCount.set(userId, before - 1);
       return toDeviceRecord(device);
     });
   }
@@ -282,10 +283,14 @@ export class SqliteStore implements Store {
         const recipient = this.#s.findRecipient.get(input.to);
         if (recipient === undefined) throw new StoreError("no_such_user", `there is no user ${input.to}`);
         if (this.#undeliveredTo(recipient.id) >= input.maxPending) {
-          throw new StoreError("mailbox_full", `${input.to} already has ${input.maxPending} messages waiting`);
+          throw new StoreError(
+            "mailbox_full",
+            `${input.to} already has ${input.maxPending} messages waiting`,
+          );
         }
         recipientId = recipient.id;
       }
+      // Counted before the insert: a count loaded afterwards would include this message.
       const released = input.normalizedText !== undefined && this.#pending() === 0;
       const id = Number(
         (released
@@ -323,7 +328,7 @@ export class SqliteStore implements Store {
         );
         this.#cursorBehind = true;
       } else {
-        this.#pendingCount = this.#pending() + 1;
+        this.#pendingChange(1);
       }
       if (recipientId !== null) this.#undelivered.set(recipientId, this.#undeliveredTo(recipientId) + 1);
       return { id, at: input.at, duplicate: false };
@@ -348,7 +353,7 @@ export class SqliteStore implements Store {
         released += 1;
       }
       this.#s.advanceProgress.run();
-      this.#pendingCount = this.#pending() - released;
+      this.#pendingChange(-released);
     });
   }
 
@@ -360,7 +365,7 @@ export class SqliteStore implements Store {
       if (held.recipient_id !== null && this.#s.userLive.get(held.sender_id)?.live === 1) {
         this.#receipt(held.sender_id, id, "undeliverable", at);
       }
-      this.#pendingCount = this.#pending() - 1;
+      this.#pendingChange(-1);
       if (held.recipient_id !== null) this.#undeliveredChange(held.recipient_id, -1);
     });
   }
@@ -379,12 +384,23 @@ export class SqliteStore implements Store {
     this.#s.insertMessageEvent.run(recipientId, this.#nextSeq(), message.id, null, at);
     this.#touched.add(recipientId);
     if (recipientId !== message.sender_id && this.#devicesOf(message.sender_id) > 1) {
-      this.#s.insertMessageEvent.run(message.sender_id, this.#nextSeq(), message.id, message.sender_device_id, at);
+      this.#s.insertMessageEvent.run(
+        message.sender_id,
+        this.#nextSeq(),
+        message.id,
+        message.sender_device_id,
+        at,
+      );
       this.#touched.add(message.sender_id);
     }
   }
 
-  #receipt(userId: number, messageId: number, status: "delivered" | "read" | "undeliverable" | "expired", at: string) {
+  #receipt(
+    userId: number,
+    messageId: number,
+    status: "delivered" | "read" | "undeliverable" | "expired",
+    at: string,
+  ) {
     this.#s.insertReceipt.run(userId, this.#nextSeq(), messageId, status, at);
     this.#touched.add(userId);
   }
@@ -441,13 +457,15 @@ export class SqliteStore implements Store {
       let delivered = 0;
       for (const message of this.#s.newlyAcked.all(userId, deliveredUpTo, upToSeq)) {
         if (message.delivered_at !== null) continue;
-        delivered += 1;
         // A message read before it was acknowledged gets its delivery time, not a second receipt.
         if (message.status === "read") {
           this.#s.setDeliveredAt.run(at, message.id);
+          delivered += 1;
           continue;
         }
+        // An expired one was counted out when it expired.
         if (message.status !== "sent") continue;
+        delivered += 1;
         this.#s.deliver.run(at, message.id);
         if (message.sender_live === 1) this.#receipt(message.sender_id, message.id, "delivered", at);
       }
@@ -508,9 +526,14 @@ export class SqliteStore implements Store {
           .orderBy("m.id", "desc")
           .limit(limit)
           .execute();
-        return rows
-          .reverse()
-          .map((row) => ({ id: row.id, from: row.from, to: row.to, text: row.text!, at: row.at, status: "sent" }));
+        return rows.reverse().map((row) => ({
+          id: row.id,
+          from: row.from,
+          to: row.to,
+          text: row.text!,
+          at: row.at,
+          status: "sent",
+        }));
       }
       const withUserId = conversation.id;
       // One direction of the conversation, newest first, walking the (recipient, sender, id) index.
@@ -569,7 +592,7 @@ export class SqliteStore implements Store {
       }
       if (expiredPending > 0) {
         this.#s.advanceProgress.run();
-        this.#pendingCount = this.#pending() - expiredPending;
+        this.#pendingChange(-expiredPending);
       }
 
       // Direct messages in id order (the order they were stored, so of their times) from where
@@ -631,14 +654,23 @@ export class SqliteStore implements Store {
     });
   }
 
-  addRoomMember(roomId: number, userId: number, byId: number, at: string, maxMembers: number): Promise<boolean> {
+  addRoomMember(
+    roomId: number,
+    userId: number,
+    byId: number,
+    at: string,
+    maxMembers: number,
+  ): Promise<boolean> {
     return this.#writes.enqueue(() => {
       const room = this.#liveRoom(roomId);
       const members = this.#memberIds(room.id);
       if (!members.includes(byId)) throw notMember(room.name);
       if (members.includes(userId)) return false;
       if (members.length >= maxMembers) {
-        throw new StoreError("too_many_members", `${room.name} has ${maxMembers} members, the most it may have`);
+        throw new StoreError(
+          "too_many_members",
+          `${room.name} has ${maxMembers} members, the most it may have`,
+        );
       }
       const seq = this.#nextSeq();
       this.#s.insertMembership.run(room.id, userId, seq, at);
@@ -670,7 +702,9 @@ export class SqliteStore implements Store {
 
   roomMembers(roomId: number): Promise<RoomMemberRecord[]> {
     return this.#read(() =>
-      this.#s.membersOf.all(roomId).map((row) => ({ userId: row.user_id, user: row.name, readUpTo: row.read_up_to })),
+      this.#s.membersOf
+        .all(roomId)
+        .map((row) => ({ userId: row.user_id, user: row.name, readUpTo: row.read_up_to })),
     );
   }
 
@@ -736,11 +770,16 @@ export class SqliteStore implements Store {
     let count = this.#undelivered.get(userId);
     if (count === undefined) {
       const deliveredUpTo = this.#s.maxAcked.get(userId)?.top ?? 0;
-      count =
-        this.#s.undeliveredInInbox.get(userId, deliveredUpTo)!.n + this.#s.pendingTo.get(userId)!.n;
+      count = this.#s.undeliveredInInbox.get(userId, deliveredUpTo)!.n + this.#s.pendingTo.get(userId)!.n;
       this.#undelivered.set(userId, count);
     }
     return count;
+  }
+
+  // Counts in memory change only when loaded: one loaded later is read from rows that already
+  // include the change.
+  #pendingChange(delta: number): void {
+    if (this.#pendingCount !== undefined) this.#pendingCount += delta;
   }
 
   #undeliveredChange(userId: number, delta: number): void {

@@ -156,7 +156,9 @@ export function prepareStatements(db: Database.Database) {
     deviceLogin: db.prepare<[string, string, number]>(
       "UPDATE devices SET online = 1, last_login_at = ?, last_seen_at = ? WHERE id = ?",
     ),
-    deviceLogout: db.prepare<[string, number]>("UPDATE devices SET online = 0, last_seen_at = ? WHERE id = ?"),
+    deviceLogout: db.prepare<[string, number]>(
+      "UPDATE devices SET online = 0, last_seen_at = ? WHERE id = ?",
+    ),
     deleteDevice: db.prepare<[number]>("DELETE FROM devices WHERE id = ?"),
     devicePosition: db.prepare<[number], { acked_seq: number }>("SELECT acked_seq FROM devices WHERE id = ?"),
     moveDevice: db.prepare<[number, string, number]>(
@@ -183,7 +185,9 @@ export function prepareStatements(db: Database.Database) {
     findRecipient: db.prepare<[string], { id: number }>(
       "SELECT id FROM users WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL",
     ),
-    insertReleased: db.prepare<[number, number, number | null, number | null, string, string, string, string]>(
+    insertReleased: db.prepare<
+      [number, number, number | null, number | null, string, string, string, string]
+    >(
       `INSERT INTO messages (sender_id, sender_device_id, recipient_id, room_id, cid, text, status,
                              created_at, released_at)
        VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?)`,
@@ -340,7 +344,9 @@ export function prepareStatements(db: Database.Database) {
       `SELECT id, sender_id, recipient_id, status, created_at FROM messages
        WHERE id > ? ORDER BY id LIMIT ${EXPIRY_CHUNK}`,
     ),
-    setStatus: db.prepare<["undeliverable" | "expired", number]>("UPDATE messages SET status = ? WHERE id = ?"),
+    setStatus: db.prepare<["undeliverable" | "expired", number]>(
+      "UPDATE messages SET status = ? WHERE id = ?",
+    ),
 
     findRoom: db.prepare<[string], RoomRow>(
       "SELECT id, name, owner_id FROM rooms WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL",

@@ -140,7 +140,9 @@ export class WriteQueue {
       return;
     }
     this.#committed();
-    batch.forEach((write, index) => write.resolve(values[index]));
+    batch.forEach((write, index) => {
+      write.resolve(values[index]);
+    });
   }
 
   #runOptimistically(batch: readonly QueuedWrite[]): unknown[] {

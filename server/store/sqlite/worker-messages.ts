@@ -1,0 +1,34 @@
+// What crosses between the server's thread and the SQLite store's worker thread: plain data,
+// in batches (every call of one event-loop turn in one message, every answer of one in another).
+
+import type { StoreErrorCode } from "../store.js";
+
+export interface StoreCall {
+  readonly id: number;
+  readonly method: string;
+  readonly args: readonly unknown[];
+}
+
+export type CallOutcome =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+export type SerializedError =
+  | { readonly kind: "store"; readonly code: StoreErrorCode; readonly message: string }
+  | { readonly kind: "other"; readonly name: string; readonly message: string };
+
+/** From the server's thread to the worker. */
+export type ToWorker = { readonly calls: readonly StoreCall[] } | { readonly close: true };
+
+/** From the worker to the server's thread. */
+export type FromWorker =
+  | { readonly ready: true; readonly unnormalized: boolean }
+  | { readonly openFailed: string }
+  | {
+      readonly outcomes: readonly CallOutcome[];
+      /** Users whose streams got events in the commits since the last message. */
+      readonly touched: readonly number[];
+      readonly unnormalized: boolean;
+    }
+  | { readonly log: { readonly msg: string; readonly fields?: Readonly<Record<string, unknown>> } }
+  | { readonly closed: true };
