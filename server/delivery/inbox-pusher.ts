@@ -1,7 +1,11 @@
 // Pushes one device's stream to its connection, in seq order, keeping at most `maxInFlight`
-// events unacknowledged. It always pulls from the store (seq > last pushed) instead of
-// forwarding live events, so an event can never be skipped or overtaken: a wake-up only
-// says "look again".
+// events unacknowledged. It reads the store (seq > last pushed) until it has caught up; from then
+// on it takes the events each commit adds straight from the commit's news, without reading
+// them back, for as long as it stays caught up. That is exact because the store tells of
+// commits in commit order on the same channel that answers reads: news that arrives while a
+// read is in flight may or may not be in that read, so it only marks the stream to be read again;
+// news that arrives while caught up follows everything pushed so far. Whenever it cannot take
+// news at once (the window or the socket is full) it falls back to reading.
 
 import type { InboxEvent } from "../protocol/messages.js";
 import type { Store } from "../store/store.js";
@@ -24,6 +28,7 @@ export class InboxPusher {
   #pushedUpTo: number;
   #dirty = true;
   #fetching = false;
+  #started = false;
   #stopped = false;
 
   /** Pushes the events after `position`, the device's acknowledged seq. */
@@ -46,11 +51,22 @@ export class InboxPusher {
 
   /** Starts pushing what waits; call after the login response is written. */
   start(): void {
+    this.#started = true;
     this.#pump();
   }
 
-  /** New events may be in the inbox. */
-  wake(): void {
+  /** Events a commit added to this device's stream, in seq order. */
+  offer(events: readonly InboxEvent[]): void {
+    const caughtUp = this.#started && !this.#dirty && !this.#fetching && !this.#stopped;
+    if (caughtUp && this.#connection.canPush && this.#inFlight.length + events.length <= this.#maxInFlight) {
+      for (const event of events) {
+        if (event.seq <= this.#pushedUpTo) continue;
+        this.#connection.send(event);
+        this.#inFlight.push(event.seq);
+        this.#pushedUpTo = event.seq;
+      }
+      return;
+    }
     this.#dirty = true;
     this.#pump();
   }
@@ -74,7 +90,7 @@ export class InboxPusher {
   }
 
   #pump(): void {
-    if (this.#stopped || this.#fetching || !this.#dirty) return;
+    if (!this.#started || this.#stopped || this.#fetching || !this.#dirty) return;
     const room = Math.min(this.#maxInFlight - this.#inFlight.length, FETCH_BATCH);
     if (room <= 0 || !this.#connection.canPush) return;
     this.#dirty = false;

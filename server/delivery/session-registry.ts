@@ -1,10 +1,10 @@
-// Who is logged in where: one session per (user, device), presence per user, and the wake-up of
-// sessions when the store commits new events for their users (the one place that does it).
+// Who is logged in where: one session per (user, device), presence per user, and the hand-over
+// to sessions of the events each commit adds to their streams (the one place that does it).
 
 import type { Logger } from "../logger.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
-import type { PresenceEvent } from "../protocol/messages.js";
-import type { DeviceRecord, Store } from "../store/store.js";
+import type { InboxEvent, PresenceEvent } from "../protocol/messages.js";
+import type { DeviceRecord, LiveEvent, Store } from "../store/store.js";
 import { Session, type SessionUser } from "./session.js";
 import type { SessionConnection } from "./session-connection.js";
 
@@ -24,12 +24,7 @@ export class SessionRegistry {
     this.#maxDevices = maxDevices;
     this.#log = log;
     this.#now = now;
-    store.onNewEvents((userIds) => {
-      for (const userId of userIds) {
-        const sessions = this.#byUser.get(userId);
-        if (sessions !== undefined) for (const session of sessions) session.wake();
-      }
-    });
+    store.onNewEvents((news) => this.#deliver(news));
   }
 
   isOnline(userId: number): boolean {
@@ -86,6 +81,24 @@ export class SessionRegistry {
     if (this.#byUser.has(session.user.id)) return;
     this.#broadcastPresence(session.user, false, at);
     await this.#recordPresence(session.user, false, at);
+  }
+
+  // Each session gets the events of its user's stream that a commit added, in seq order, at once.
+  #deliver(news: readonly LiveEvent[]): void {
+    const offers = new Map<Session, InboxEvent[]>();
+    for (const { event, userIds, skipDeviceId } of news) {
+      for (const userId of userIds) {
+        const sessions = this.#byUser.get(userId);
+        if (sessions === undefined) continue;
+        for (const session of sessions) {
+          if (session.device.id === skipDeviceId) continue;
+          const events = offers.get(session);
+          if (events === undefined) offers.set(session, [event]);
+          else events.push(event);
+        }
+      }
+    }
+    for (const [session, events] of offers) session.offer(events);
   }
 
   #replace(device: DeviceRecord, by: SessionConnection): void {

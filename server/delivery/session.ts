@@ -1,6 +1,7 @@
 // One logged-in device: the connection it speaks on, the pusher of its stream and the recorder
 // of its acknowledgements. The registry creates and ends sessions; commands see only this.
 
+import type { InboxEvent } from "../protocol/messages.js";
 import type { DeviceRecord, Store } from "../store/store.js";
 import { AckRecorder } from "./ack-recorder.js";
 import { InboxPusher } from "./inbox-pusher.js";
@@ -43,9 +44,9 @@ export class Session {
     this.#pusher.start();
   }
 
-  /** New events may be in the stream. */
-  wake(): void {
-    this.#pusher.wake();
+  /** Events a commit just added to this device's stream, in seq order. */
+  offer(events: readonly InboxEvent[]): void {
+    this.#pusher.offer(events);
   }
 
   /**

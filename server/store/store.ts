@@ -121,11 +121,19 @@ export type Conversation =
   | { readonly kind: "user"; readonly id: number }
   | { readonly kind: "room"; readonly id: number };
 
+/** An event that entered the streams of `userIds` (all their devices but `skipDeviceId`). */
+export interface LiveEvent {
+  readonly event: InboxEvent;
+  readonly userIds: readonly number[];
+  readonly skipDeviceId: number | null;
+}
+
 /**
- * Called after each commit with the users whose streams got new events: delivery wakes their
- * sessions. The one place that learns of new events, so no writer can forget to wake anyone.
+ * Called after each commit with every event it added to anyone's stream, in seq order: delivery
+ * hands them to the sessions that are caught up, and wakes the others to read from the store.
+ * The one place that learns of new events, so no writer can forget to wake anyone.
  */
-export type InboxListener = (userIds: ReadonlySet<number>) => void;
+export type InboxListener = (events: readonly LiveEvent[]) => void;
 
 export interface Store {
   /** Registers the listener told of new events after every commit. */

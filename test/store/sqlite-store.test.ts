@@ -368,7 +368,7 @@ describe("SqliteStore", () => {
       await createUser(store, "bob");
       const id = await released(store, alice, 1, 2);
       const heard: number[][] = [];
-      store.onNewEvents((userIds) => heard.push([...userIds]));
+      store.onNewEvents((events) => heard.push([...new Set(events.flatMap((live) => live.userIds))]));
       db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true })}`);
       const results = await Promise.allSettled([
         store.expireMessages(at(5), at(5)),

@@ -18,6 +18,7 @@ import {
   type DeviceRecord,
   type EnqueuedMessage,
   type InboxListener,
+  type LiveEvent,
   type NewMessage,
   type NewUser,
   type NormalizedMessage,
@@ -59,8 +60,9 @@ export class SqliteStore implements Store {
 
   #lastSeq: number;
   #seqDirty = false;
-  /** Users whose streams got events in the batch being written. */
-  #touched = new Set<number>();
+  /** The events the batch being written adds to streams, in seq order. */
+  #news: LiveEvent[] = [];
+  readonly #userNames = new Map<number, string>();
   /** Messages stored released while none waited for the normalizer: the cursor may follow. */
   #cursorBehind = false;
   #pendingCount: number | undefined;
@@ -169,7 +171,8 @@ export class SqliteStore implements Store {
       this.#s.dropInbox.run(userId);
       this.#s.dropDevices.run(userId);
       for (const membership of this.#s.currentMemberships.all(userId)) {
-        this.#endMembership(membership.room_id, userId, userId, "left", at);
+        // The account is gone: its own streams get nothing more.
+        this.#endMembership(membership.room_id, userId, userId, "left", at, false);
       }
       let pendingEnded = 0;
       // Held messages ended when they were held.
@@ -177,11 +180,10 @@ export class SqliteStore implements Store {
         if (message.status === "pending") pendingEnded += 1;
         this.#s.setStatus.run("undeliverable", message.id);
         if (message.sender_id !== userId && message.sender_live === 1) {
-          this.#receipt(message.sender_id, message.id, "undeliverable", at);
+          this.#receipt(message.sender_id, message.id, userId, "undeliverable", at);
         }
       }
       if (pendingEnded > 0) this.#s.advanceProgress.run();
-      this.#touched.delete(userId);
       this.#undelivered.delete(userId);
       this.#deviceCount.delete(userId);
       this.#pendingChange(-pendingEnded);
@@ -323,7 +325,9 @@ export class SqliteStore implements Store {
             sender_device_id: input.senderDeviceId,
             recipient_id: recipientId,
             room_id: roomId,
+            created_at: input.at,
           },
+          input.normalizedText!,
           input.at,
         );
         this.#cursorBehind = true;
@@ -349,7 +353,7 @@ export class SqliteStore implements Store {
       for (const item of items) {
         const message = this.#s.release.get(item.text, at, item.id);
         if (message === undefined) continue;
-        this.#place(message, at);
+        this.#place(message, item.text, at);
         released += 1;
       }
       this.#s.advanceProgress.run();
@@ -363,7 +367,7 @@ export class SqliteStore implements Store {
       if (held === undefined) return;
       this.#s.advanceProgress.run();
       if (held.recipient_id !== null && this.#s.userLive.get(held.sender_id)?.live === 1) {
-        this.#receipt(held.sender_id, id, "undeliverable", at);
+        this.#receipt(held.sender_id, id, held.recipient_id, "undeliverable", at);
       }
       this.#pendingChange(-1);
       if (held.recipient_id !== null) this.#undeliveredChange(held.recipient_id, -1);
@@ -374,35 +378,74 @@ export class SqliteStore implements Store {
    * Puts a released message where its readers find it: a direct message in its recipient's
    * inbox, and in its sender's for their other devices; a room message in the room's log.
    */
-  #place(message: PlacedMessage, at: string): void {
+  #place(message: PlacedMessage, text: string, at: string): void {
+    const from = this.#nameOf(message.sender_id);
     if (message.room_id !== null) {
-      this.#s.insertRoomMessage.run(message.room_id, this.#nextSeq(), message.id, at);
-      for (const memberId of this.#memberIds(message.room_id)) this.#touched.add(memberId);
+      const seq = this.#nextSeq();
+      this.#s.insertRoomMessage.run(message.room_id, seq, message.id, at);
+      this.#news.push({
+        event: {
+          ev: "message",
+          seq,
+          id: message.id,
+          from,
+          to: this.#roomName(message.room_id),
+          text,
+          at: message.created_at,
+        },
+        userIds: this.#memberIds(message.room_id),
+        skipDeviceId: message.sender_device_id,
+      });
       return;
     }
     const recipientId = message.recipient_id!;
-    this.#s.insertMessageEvent.run(recipientId, this.#nextSeq(), message.id, null, at);
-    this.#touched.add(recipientId);
+    const to = this.#nameOf(recipientId);
+    const seq = this.#nextSeq();
+    this.#s.insertMessageEvent.run(recipientId, seq, message.id, null, at);
+    this.#news.push({
+      event: { ev: "message", seq, id: message.id, from, to, text, at: message.created_at },
+      userIds: [recipientId],
+      skipDeviceId: null,
+    });
     if (recipientId !== message.sender_id && this.#devicesOf(message.sender_id) > 1) {
-      this.#s.insertMessageEvent.run(
-        message.sender_id,
-        this.#nextSeq(),
-        message.id,
-        message.sender_device_id,
-        at,
-      );
-      this.#touched.add(message.sender_id);
+      const copySeq = this.#nextSeq();
+      this.#s.insertMessageEvent.run(message.sender_id, copySeq, message.id, message.sender_device_id, at);
+      this.#news.push({
+        event: { ev: "message", seq: copySeq, id: message.id, from, to, text, at: message.created_at },
+        userIds: [message.sender_id],
+        skipDeviceId: message.sender_device_id,
+      });
     }
   }
 
+  /** A receipt to `userId` about their message `messageId` to `recipientId`. */
   #receipt(
     userId: number,
     messageId: number,
+    recipientId: number,
     status: "delivered" | "read" | "undeliverable" | "expired",
     at: string,
-  ) {
-    this.#s.insertReceipt.run(userId, this.#nextSeq(), messageId, status, at);
-    this.#touched.add(userId);
+  ): void {
+    const seq = this.#nextSeq();
+    this.#s.insertReceipt.run(userId, seq, messageId, status, at);
+    this.#news.push({
+      event: { ev: "receipt", seq, id: messageId, to: this.#nameOf(recipientId), status, at },
+      userIds: [userId],
+      skipDeviceId: null,
+    });
+  }
+
+  #nameOf(userId: number): string {
+    let name = this.#userNames.get(userId);
+    if (name === undefined) {
+      name = this.#s.userName.get(userId)?.name ?? "";
+      this.#userNames.set(userId, name);
+    }
+    return name;
+  }
+
+  #roomName(roomId: number): string {
+    return this.#s.roomName.get(roomId)?.name ?? "";
   }
 
   // --- streams ----------------------------------------------------------------------------
@@ -467,7 +510,7 @@ export class SqliteStore implements Store {
         if (message.status !== "sent") continue;
         delivered += 1;
         this.#s.deliver.run(at, message.id);
-        if (message.sender_live === 1) this.#receipt(message.sender_id, message.id, "delivered", at);
+        if (message.sender_live === 1) this.#receipt(message.sender_id, message.id, userId, "delivered", at);
       }
       if (delivered > 0) this.#undeliveredChange(userId, -delivered);
     });
@@ -488,20 +531,27 @@ export class SqliteStore implements Store {
         // The message keeps its place among the undelivered until a device acknowledges it.
         for (const message of this.#s.readable.all(conversation.id, readerId, upToId)) {
           this.#s.markRead.run(at, message.id);
-          if (senderLive) this.#receipt(conversation.id, message.id, "read", at);
+          if (senderLive) this.#receipt(conversation.id, message.id, readerId, "read", at);
         }
       }
       if (this.#devicesOf(readerId) > 1) {
+        const seq = this.#nextSeq();
         this.#s.insertReadMarker.run(
           readerId,
-          this.#nextSeq(),
+          seq,
           deviceId,
           conversation.kind === "user" ? conversation.id : null,
           conversation.kind === "room" ? conversation.id : null,
           upToId,
           at,
         );
-        this.#touched.add(readerId);
+        const name =
+          conversation.kind === "user" ? this.#nameOf(conversation.id) : this.#roomName(conversation.id);
+        this.#news.push({
+          event: { ev: "read_marker", seq, with: name, upTo: upToId, at },
+          userIds: [readerId],
+          skipDeviceId: deviceId,
+        });
       }
     });
   }
@@ -576,7 +626,7 @@ export class SqliteStore implements Store {
         if (message.recipient_id === null) return;
         this.#undeliveredChange(message.recipient_id, -1);
         if (this.#s.userLive.get(message.sender_id)?.live === 1) {
-          this.#receipt(message.sender_id, message.id, "expired", at);
+          this.#receipt(message.sender_id, message.id, message.recipient_id, "expired", at);
         }
       };
 
@@ -645,11 +695,9 @@ export class SqliteStore implements Store {
       const seq = this.#nextSeq();
       this.#s.insertRoomChange.run(roomId, seq, "created", ownerId, ownerId, at);
       const members = [...new Set([ownerId, ...memberIds])];
-      for (const memberId of members) {
-        this.#s.insertMembership.run(roomId, memberId, seq, at);
-        this.#touched.add(memberId);
-      }
+      for (const memberId of members) this.#s.insertMembership.run(roomId, memberId, seq, at);
       this.#roomMemberIds.set(roomId, members);
+      this.#roomChanged(name, seq, "created", ownerId, ownerId, at, members);
       return this.#roomRecord({ id: roomId, name, owner_id: ownerId });
     });
   }
@@ -676,8 +724,7 @@ export class SqliteStore implements Store {
       this.#s.insertMembership.run(room.id, userId, seq, at);
       this.#s.insertRoomChange.run(room.id, seq, "joined", userId, byId, at);
       this.#roomMemberIds.set(room.id, [...members, userId]);
-      for (const memberId of members) this.#touched.add(memberId);
-      this.#touched.add(userId);
+      this.#roomChanged(room.name, seq, "joined", userId, byId, at, [...members, userId]);
       return true;
     });
   }
@@ -715,13 +762,20 @@ export class SqliteStore implements Store {
   }
 
   /** Ends a membership with its event, then hands the room on or deletes it when it is empty. */
-  #endMembership(roomId: number, userId: number, byId: number, change: RoomChange, at: string): void {
+  #endMembership(
+    roomId: number,
+    userId: number,
+    byId: number,
+    change: RoomChange,
+    at: string,
+    tellUser = true,
+  ): void {
     const members = this.#memberIds(roomId);
+    const rest = members.filter((memberId) => memberId !== userId);
     const seq = this.#nextSeq();
     this.#s.insertRoomChange.run(roomId, seq, change, userId, byId, at);
     this.#s.endMembership.run(seq, at, roomId, userId);
-    for (const memberId of members) this.#touched.add(memberId);
-    const rest = members.filter((memberId) => memberId !== userId);
+    this.#roomChanged(this.#roomName(roomId), seq, change, userId, byId, at, tellUser ? members : rest);
     this.#roomMemberIds.set(roomId, rest);
     const room = this.#s.roomById.get(roomId)!;
     if (rest.length === 0) {
@@ -730,6 +784,22 @@ export class SqliteStore implements Store {
     } else if (room.owner_id === userId) {
       this.#s.setOwner.run(rest[0]!, roomId);
     }
+  }
+
+  #roomChanged(
+    room: string,
+    seq: number,
+    change: RoomChange,
+    userId: number,
+    byId: number,
+    at: string,
+    userIds: readonly number[],
+  ): void {
+    this.#news.push({
+      event: { ev: "room", seq, room, change, user: this.#nameOf(userId), by: this.#nameOf(byId), at },
+      userIds: [...userIds],
+      skipDeviceId: null,
+    });
   }
 
   /** The room's members in the order they joined: the first is the next owner. */
@@ -799,14 +869,14 @@ export class SqliteStore implements Store {
   }
 
   #afterCommit(): void {
-    if (this.#touched.size === 0) return;
-    const touched = this.#touched;
-    this.#touched = new Set();
-    for (const listener of this.#listeners) listener(touched);
+    if (this.#news.length === 0) return;
+    const news = this.#news;
+    this.#news = [];
+    for (const listener of this.#listeners) listener(news);
   }
 
   #afterRollback(): void {
-    this.#touched = new Set();
+    this.#news = [];
     this.#seqDirty = false;
     this.#cursorBehind = false;
     this.#pendingCount = undefined;

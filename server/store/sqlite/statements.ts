@@ -66,6 +66,7 @@ export interface PlacedMessage {
   readonly sender_device_id: number | null;
   readonly recipient_id: number | null;
   readonly room_id: number | null;
+  readonly created_at: string;
 }
 
 /** A message that stops waiting for its recipient, with what its sender needs to hear of it. */
@@ -118,6 +119,7 @@ export function prepareStatements(db: Database.Database) {
       "INSERT INTO users (name, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)",
     ),
     userName: db.prepare<[number], { name: string }>("SELECT name FROM users WHERE id = ?"),
+    roomName: db.prepare<[number], { name: string }>("SELECT name FROM rooms WHERE id = ?"),
     setPresence: db.prepare<[number, string, number]>(
       "UPDATE users SET online = ?, last_seen_at = ? WHERE id = ?",
     ),
@@ -244,7 +246,7 @@ export function prepareStatements(db: Database.Database) {
     release: db.prepare<[string, string, number], PlacedMessage>(
       `UPDATE messages SET text = ?, status = 'sent', released_at = ?, raw_text = NULL
        WHERE id = ? AND status = 'pending'
-       RETURNING id, sender_id, sender_device_id, recipient_id, room_id`,
+       RETURNING id, sender_id, sender_device_id, recipient_id, room_id, created_at`,
     ),
     hold: db.prepare<[number], { sender_id: number; recipient_id: number | null }>(
       "UPDATE messages SET status = 'held' WHERE id = ? AND status = 'pending' RETURNING sender_id, recipient_id",

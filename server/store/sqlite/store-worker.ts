@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { openSqliteStore } from "../open-store.js";
-import { StoreError } from "../store.js";
+import { type LiveEvent, StoreError } from "../store.js";
 import type { SqliteStore } from "./sqlite-store.js";
 import type { CallOutcome, FromWorker, SerializedError, StoreCall, ToWorker } from "./worker-messages.js";
 
@@ -12,7 +12,7 @@ const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 
 let outcomes: CallOutcome[] = [];
-let touched = new Set<number>();
+let events: LiveEvent[] = [];
 let flushScheduled = false;
 
 function flushLater(store: SqliteStore): void {
@@ -23,10 +23,10 @@ function flushLater(store: SqliteStore): void {
 
 function flushNow(store: SqliteStore): void {
   flushScheduled = false;
-  if (outcomes.length === 0 && touched.size === 0) return;
-  const message: FromWorker = { outcomes, touched: [...touched], unnormalized: store.hasUnnormalized() };
+  if (outcomes.length === 0 && events.length === 0) return;
+  const message: FromWorker = { outcomes, events, unnormalized: store.hasUnnormalized() };
   outcomes = [];
-  touched = new Set();
+  events = [];
   post(message);
 }
 
@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     post({ openFailed: error instanceof Error ? error.message : String(error) });
     return;
   }
-  store.onNewEvents((userIds) => {
-    for (const userId of userIds) touched.add(userId);
+  store.onNewEvents((news) => {
+    for (const live of news) events.push(live);
     flushLater(store);
   });
   port.on("message", (message: ToWorker) => {

@@ -231,10 +231,7 @@ export class WorkerStore implements Store {
     if (!("outcomes" in message)) return;
     this.#unnormalized = message.unnormalized;
     // New events first: a session woken now reads after the commits these answers report.
-    if (message.touched.length > 0) {
-      const touched = new Set(message.touched);
-      for (const listener of this.#listeners) listener(touched);
-    }
+    if (message.events.length > 0) for (const listener of this.#listeners) listener(message.events);
     for (const outcome of message.outcomes) this.#settle(outcome);
   }
 
