@@ -196,6 +196,7 @@ function createApp({ wsdl, limits, logger }: AppContext): express.Express {
   const readBody = express.raw({ type: () => true, limit: limits.maxBodyBytes });
   const answerSoap: RequestHandler = (req, res) => {
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    logger.debug?.("normalizer request read", { bytes: body.length });
     const decoded = decodeRequest(req.get("content-type"), body, limits);
     switch (decoded.kind) {
       case "not-soap":
