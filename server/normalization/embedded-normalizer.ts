@@ -7,6 +7,7 @@
 
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { type ResourceLimits, Worker } from "node:worker_threads";
@@ -42,7 +43,10 @@ export const embeddedNormalizerDefaults = {
 
 // A worker that lived this long before dying was healthy: its restart waits the minimum again.
 const HEALTHY_LIFETIME_MS = 30_000;
+const FOLDER_PREFIX = "parley-normalizer-";
 const SOCKET_NAME = "normalizer.sock";
+// A folder younger than this may belong to a server still starting, or restarting its worker.
+const STALE_AFTER_MS = 60_000;
 const WORKER_URL = new URL("./normalizer-worker.js", import.meta.url);
 
 export class EmbeddedNormalizer {
@@ -81,7 +85,8 @@ export class EmbeddedNormalizer {
   static async start(log: Logger, options: EmbeddedNormalizerOptions = {}): Promise<EmbeddedNormalizer> {
     const settings: Required<EmbeddedNormalizerOptions> = { ...embeddedNormalizerDefaults, ...options };
     // mkdtemp creates the folder with mode 0700; the socket inside is reachable only through it.
-    const folder = await fs.mkdtemp(path.join(socketBase(), "parley-normalizer-"));
+    const base = socketBase();
+    const folder = await fs.mkdtemp(path.join(base, FOLDER_PREFIX));
     const config: NormalizerWorkerConfig = {
       socketPath: path.join(folder, SOCKET_NAME),
       pathPrefix: `/n/${randomBytes(32).toString("hex")}`,
@@ -92,6 +97,7 @@ export class EmbeddedNormalizer {
       const { url, worker } = await EmbeddedNormalizer.#spawn(config, settings, log);
       const embedded = new EmbeddedNormalizer(folder, config, url, settings, log);
       embedded.#adopt(worker);
+      void removeStaleFolders(base, log);
       return embedded;
     } catch (error) {
       await fs.rm(folder, { recursive: true, force: true });
@@ -218,6 +224,45 @@ function socketBase(): string {
   const fits = (base: string) =>
     !base.includes(":") && Buffer.byteLength(path.join(base, "parley-normalizer-XXXXXX", SOCKET_NAME)) <= 100;
   return fits(os.tmpdir()) ? os.tmpdir() : "/tmp";
+}
+
+/**
+ * Removes what embedded normalizers of killed servers left (SIGKILL skips close()): folders of
+ * this user, untouched for a minute, whose socket nobody listens on. Never fails.
+ */
+async function removeStaleFolders(base: string, log: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(base);
+  } catch {
+    return;
+  }
+  for (const name of names.filter((entry) => entry.startsWith(FOLDER_PREFIX))) {
+    const folder = path.join(base, name);
+    try {
+      const stat = await fs.lstat(folder);
+      if (!stat.isDirectory() || stat.uid !== process.getuid?.()) continue;
+      if (Date.now() - stat.mtimeMs < STALE_AFTER_MS) continue;
+      if (await isListening(path.join(folder, SOCKET_NAME))) continue;
+      await fs.rm(folder, { recursive: true, force: true });
+      log.info("removed a stale embedded normalizer folder", { folder });
+    } catch {
+      // Removed meanwhile, or not readable: not ours to clean.
+    }
+  }
+}
+
+function isListening(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) =>
+      resolve(error.code !== "ENOENT" && error.code !== "ECONNREFUSED"),
+    );
+  });
 }
 
 function describeEnd(code: number, error: unknown): string {

@@ -3,6 +3,7 @@
 
 import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { DEFAULTS, type ServerSettings } from "../../server/config.js";
@@ -151,6 +152,35 @@ describe("embedded normalizer (integration, worker thread)", () => {
     expect(harness.opened.url).to.match(/^http:\/\/unix:\/.+:\/n\/[0-9a-f]{64}\/normalizer$/);
     await harness.stop();
     expect(fs.existsSync(folder)).to.equal(false);
+  });
+
+  it("removes the folders that killed servers left, and no other", async () => {
+    const old = new Date(Date.now() - 10 * 60_000);
+    const folder = (listening?: OpenedNormalizer) => {
+      const made = listening
+        ? path.dirname(listening.embeddedService!.socketPath)
+        : fs.mkdtempSync(path.join(os.tmpdir(), "parley-normalizer-"));
+      // A plain file where the socket was: connecting to it is refused, as to a dead socket.
+      if (!listening) fs.writeFileSync(path.join(made, "normalizer.sock"), "");
+      return made;
+    };
+    const other = await new Harness().start(temp.dir);
+    try {
+      const stale = folder();
+      const young = folder();
+      const live = folder(other.opened);
+      for (const dir of [stale, live]) fs.utimesSync(dir, old, old);
+      await harness.start(fs.mkdtempSync(path.join(temp.dir, "second-")));
+      await harness.waitForLine(
+        (line) => line.msg === "removed a stale embedded normalizer folder" && line.folder === stale,
+      );
+      expect(fs.existsSync(stale)).to.equal(false);
+      expect(fs.existsSync(young)).to.equal(true);
+      expect(fs.existsSync(live)).to.equal(true);
+      fs.rmSync(young, { recursive: true });
+    } finally {
+      await other.stop();
+    }
   });
 
   it("answers only under its secret path: anything else is 404 with the connection closed", async () => {
