@@ -3,6 +3,7 @@
 
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -104,11 +105,24 @@ class Harness {
     return client;
   }
 
-  /** The first log line, past or future, that matches. */
-  waitForLine(predicate: (line: LogLine) => boolean): Promise<LogLine> {
+  /** The first log line, past or future, that matches; rejects after timeoutMs. */
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
     const seen = this.lines.find(predicate);
     if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ predicate, resolve }));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        predicate,
+        resolve: (line: LogLine) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`no matching log line within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   async stop(): Promise<void> {
@@ -156,30 +170,27 @@ describe("embedded normalizer (integration, worker thread)", () => {
 
   it("removes the folders that killed servers left, and no other", async () => {
     const old = new Date(Date.now() - 10 * 60_000);
-    const folder = (listening?: OpenedNormalizer) => {
-      const made = listening
-        ? path.dirname(listening.embeddedService!.socketPath)
-        : fs.mkdtempSync(path.join(os.tmpdir(), "parley-normalizer-"));
-      // A plain file where the socket was: connecting to it is refused, as to a dead socket.
-      if (!listening) fs.writeFileSync(path.join(made, "normalizer.sock"), "");
-      return made;
-    };
-    const other = await new Harness().start(temp.dir);
+    const folder = () => fs.mkdtempSync(path.join(os.tmpdir(), "parley-normalizer-"));
+    // A plain file where the socket was: connecting to it is refused, as to a dead socket.
+    const stale = folder();
+    fs.writeFileSync(path.join(stale, "normalizer.sock"), "");
+    const young = folder();
+    fs.writeFileSync(path.join(young, "normalizer.sock"), "");
+    const live = folder();
+    const listener = net.createServer();
+    await new Promise<void>((resolve) => listener.listen(path.join(live, "normalizer.sock"), resolve));
     try {
-      const stale = folder();
-      const young = folder();
-      const live = folder(other.opened);
       for (const dir of [stale, live]) fs.utimesSync(dir, old, old);
-      await harness.start(fs.mkdtempSync(path.join(temp.dir, "second-")));
+      await harness.start(temp.dir);
       await harness.waitForLine(
         (line) => line.msg === "removed a stale embedded normalizer folder" && line.folder === stale,
       );
       expect(fs.existsSync(stale)).to.equal(false);
       expect(fs.existsSync(young)).to.equal(true);
       expect(fs.existsSync(live)).to.equal(true);
-      fs.rmSync(young, { recursive: true });
     } finally {
-      await other.stop();
+      await new Promise((resolve) => listener.close(resolve));
+      for (const dir of [stale, young, live]) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
