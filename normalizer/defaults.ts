@@ -11,10 +11,25 @@ export const normalizerDefaults = {
   maxBatchTexts: 1_000,
   /** How long close() lets requests in flight finish before it drops their connections. */
   shutdownGraceMs: 2_000,
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: 256,
+  /** The longest wait for a request's headers, and for its whole body. */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: 5_000,
 } as const;
 
 export interface NormalizerLimits {
   readonly maxBodyBytes: number;
   readonly maxTextChars: number;
   readonly maxBatchTexts: number;
+}
+
+/** Bounds on the HTTP connections themselves, so that idle or slow clients cannot pile up. */
+export interface NormalizerConnectionLimits {
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
 }

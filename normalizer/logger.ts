@@ -8,6 +8,8 @@ export interface NormalizerLogger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** Per-request detail; left out by loggers that do not want it. */
+  debug?(msg: string, fields?: LogFields): void;
 }
 
 export const silentLogger: NormalizerLogger = { info() {}, warn() {}, error() {} };

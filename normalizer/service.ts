@@ -7,10 +7,11 @@
 // bodies without a size limit, and answers a SOAP 1.2 request on a shared address with a
 // SOAP 1.1 envelope. strong-soap remains the client (the chat server's and the tests').
 
+import { timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
-import { type NormalizerLimits, normalizerDefaults } from "./defaults.js";
+import { type NormalizerConnectionLimits, type NormalizerLimits, normalizerDefaults } from "./defaults.js";
 import { type NormalizerLogger, silentLogger } from "./logger.js";
 import { normalize } from "./normalize.js";
 import {
@@ -23,16 +24,36 @@ import {
 } from "./soap-message.js";
 import { buildWsdl, NORMALIZER_PATH } from "./wsdl.js";
 
-export interface NormalizerServiceOptions extends Partial<NormalizerLimits> {
-  readonly host: string;
-  /** 0 picks any free port; the service's url says which. */
-  readonly port: number;
+interface CommonOptions extends Partial<NormalizerLimits>, Partial<NormalizerConnectionLimits> {
+  /**
+   * Put before every path, e.g. "/n/<secret>": the endpoint is then <prefix>/normalizer and the
+   * health check <prefix>/healthz, and a request for any other path is answered 404, with its
+   * connection closed, before any of its body is read. Empty (the default) for none.
+   */
+  readonly pathPrefix?: string;
   readonly logger?: NormalizerLogger;
   readonly shutdownGraceMs?: number;
 }
 
+export type NormalizerServiceOptions = CommonOptions &
+  (
+    | {
+        readonly host: string;
+        /** 0 picks any free port; the service's url says which. */
+        readonly port: number;
+      }
+    | {
+        /** A Unix socket to listen on instead of a TCP port; its folder decides who may connect. */
+        readonly socketPath: string;
+      }
+  );
+
 export interface NormalizerService {
-  /** http://host:port/normalizer with the port actually bound; the WSDL is at url + "?wsdl". */
+  /**
+   * http://host:port/normalizer with the port actually bound, or http://unix:SOCKET:/normalizer
+   * on a Unix socket (the form strong-soap's HTTP client understands); with the path prefix
+   * before /normalizer. The WSDL is at url + "?wsdl".
+   */
   readonly url: string;
   /**
    * Stops accepting connections, closes idle keep-alive connections at once, lets requests in
@@ -51,29 +72,66 @@ export async function startNormalizerService(options: NormalizerServiceOptions):
   };
   const shutdownGraceMs = options.shutdownGraceMs ?? normalizerDefaults.shutdownGraceMs;
   const logger = options.logger ?? silentLogger;
+  const prefix = options.pathPrefix ?? "";
+  if (prefix !== "" && !/^(?:\/[A-Za-z0-9._~-]+)+$/.test(prefix)) {
+    throw new Error("the path prefix must be /segment[/segment…] of letters, digits and . _ ~ -");
+  }
+  if ("socketPath" in options && options.socketPath.includes(":")) {
+    // The client's URL form, http://unix:SOCKET:PATH, splits at the first colon after unix:.
+    throw new Error(`the socket path must not contain ':': ${options.socketPath}`);
+  }
 
-  const server = http.createServer();
+  const headersTimeoutMs = options.headersTimeoutMs ?? normalizerDefaults.headersTimeoutMs;
+  const server = http.createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: Math.max(
+      headersTimeoutMs,
+      options.requestTimeoutMs ?? normalizerDefaults.requestTimeoutMs,
+    ),
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? normalizerDefaults.keepAliveTimeoutMs,
+    // The two timeouts above are enforced by a sweep this often (30 s unless set).
+    connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs),
+  });
+  server.maxConnections = options.maxConnections ?? normalizerDefaults.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    const listening = () => {
       server.off("error", reject);
       resolve();
-    });
+    };
+    if ("socketPath" in options) server.listen(options.socketPath, listening);
+    else server.listen(options.port, options.host, listening);
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}${NORMALIZER_PATH}`;
+  let origin: string;
+  if ("socketPath" in options) {
+    origin = `http://unix:${options.socketPath}:`;
+  } else {
+    const { port } = server.address() as AddressInfo;
+    origin = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
+  }
+  const url = `${origin}${prefix}${NORMALIZER_PATH}`;
   let closed: Promise<void> | undefined;
   // Responses not yet written: when close() begins they are told to close their connection,
   // so a connection busy then ends after its response instead of lingering to the deadline.
   const pending = new Set<http.ServerResponse>();
-  server.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Created only now because the WSDL names the address; no request can be read before this
+  // continuation runs.
+  const app = createApp({ wsdl: buildWsdl(url, limits), limits, logger });
+  const underPrefix = prefixMatcher(prefix);
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (closed !== undefined) res.setHeader("Connection", "close");
     pending.add(res);
     res.once("close", () => pending.delete(res));
+    if (prefix !== "") {
+      const rest = underPrefix(req.url ?? "");
+      if (rest === undefined) {
+        refuseOutsidePrefix(res);
+        return;
+      }
+      req.url = rest;
+    }
+    app(req, res);
   });
-  // Attached only now because the WSDL names the port; no request can be read before this
-  // continuation runs.
-  server.on("request", createApp({ wsdl: buildWsdl(url, limits), limits, logger }));
 
   return {
     url,
@@ -90,6 +148,25 @@ export async function startNormalizerService(options: NormalizerServiceOptions):
       return closed;
     },
   };
+}
+
+/**
+ * The path after `prefix` ("/normalizer?wsdl" for "<prefix>/normalizer?wsdl"), or undefined when
+ * the path does not start with it. The prefix may be a secret, so it is compared in constant time.
+ */
+function prefixMatcher(prefix: string): (path: string) => string | undefined {
+  const expected = Buffer.from(`${prefix}/`);
+  return (path) => {
+    const given = Buffer.from(path.slice(0, expected.length));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    return path.slice(expected.length - 1);
+  };
+}
+
+/** 404 at once, and the connection closed after it, so that no body is read or parsed. */
+function refuseOutsidePrefix(res: http.ServerResponse): void {
+  res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
+  res.end("not found\n");
 }
 
 interface AppContext {
@@ -119,6 +196,7 @@ function createApp({ wsdl, limits, logger }: AppContext): express.Express {
   const readBody = express.raw({ type: () => true, limit: limits.maxBodyBytes });
   const answerSoap: RequestHandler = (req, res) => {
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    logger.debug?.("normalizer request read", { bytes: body.length });
     const decoded = decodeRequest(req.get("content-type"), body, limits);
     switch (decoded.kind) {
       case "not-soap":

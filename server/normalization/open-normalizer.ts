@@ -1,17 +1,20 @@
 // Picks the normalizer the server talks to: an external service when given its URL, else the
-// same SOAP service started inside this process on a free loopback port. Either way the
-// server calls it over HTTP through the SOAP client, so there is a single code path.
+// same SOAP service embedded in a worker thread of this process, on a Unix socket only this
+// user can reach (embedded-normalizer.ts). Either way the server calls it over HTTP through the
+// SOAP client, so there is a single code path.
 
-import { startNormalizerService } from "../../normalizer/service.js";
 import type { Logger } from "../logger.js";
+import { EmbeddedNormalizer, type EmbeddedNormalizerOptions } from "./embedded-normalizer.js";
 import { SoapNormalizer } from "./soap-normalizer.js";
-import type { TextNormalizer } from "./text-normalizer.js";
+import { type TextNormalizer, TextRefusedError } from "./text-normalizer.js";
 
 export interface OpenedNormalizer {
   readonly normalizer: TextNormalizer;
-  /** Where the service answers. */
+  /** Where the service answers; for the embedded one it holds a secret: never log it. */
   readonly url: string;
   readonly embedded: boolean;
+  /** The embedded service's worker and address; undefined for an external service. */
+  readonly embeddedService: EmbeddedNormalizer | undefined;
   /** Closes the client, and the service when it is embedded. */
   close(): Promise<void>;
 }
@@ -19,24 +22,47 @@ export interface OpenedNormalizer {
 export async function openNormalizer(
   externalUrl: string | undefined,
   log: Logger,
+  embeddedOptions: EmbeddedNormalizerOptions = {},
 ): Promise<OpenedNormalizer> {
   if (externalUrl !== undefined) {
     const normalizer = new SoapNormalizer(externalUrl);
-    return { normalizer, url: externalUrl, embedded: false, close: () => normalizer.close() };
+    return {
+      normalizer,
+      url: externalUrl,
+      embedded: false,
+      embeddedService: undefined,
+      close: () => normalizer.close(),
+    };
   }
-  const service = await startNormalizerService({
-    host: "127.0.0.1",
-    port: 0,
-    logger: log.child({ component: "normalizer" }),
-  });
+  const service = await EmbeddedNormalizer.start(log.child({ component: "normalizer" }), embeddedOptions);
   const normalizer = new SoapNormalizer(service.url);
   return {
-    normalizer,
+    normalizer: withoutSecretInErrors(normalizer, service.url, service.redactedUrl),
     url: service.url,
     embedded: true,
+    embeddedService: service,
     async close() {
       await normalizer.close();
       await service.close();
     },
+  };
+}
+
+/**
+ * The client's errors name the URL, and the stage logs them: the embedded service's secret
+ * is replaced there by its redacted form, so that it never reaches a log.
+ */
+function withoutSecretInErrors(inner: TextNormalizer, url: string, redactedUrl: string): TextNormalizer {
+  return {
+    async normalizeBatch(texts) {
+      try {
+        return await inner.normalizeBatch(texts);
+      } catch (error) {
+        if (error instanceof TextRefusedError || !(error instanceof Error)) throw error;
+        if (!error.message.includes(url)) throw error;
+        throw new Error(error.message.replaceAll(url, redactedUrl));
+      }
+    },
+    close: () => inner.close(),
   };
 }

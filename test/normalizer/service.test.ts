@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import http from "node:http";
+import net from "node:net";
 import { gzipSync } from "node:zlib";
 import { expect } from "chai";
 import { type NormalizerService, startNormalizerService } from "../../normalizer/service.js";
@@ -475,5 +477,79 @@ describe("normalizer service (integration)", () => {
     await other.close();
     expect(Date.now() - started).to.be.below(500);
     await other.close();
+  });
+});
+
+describe("normalizer service connection bounds (integration)", () => {
+  let service: NormalizerService | undefined;
+  const sockets: net.Socket[] = [];
+
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await service?.close();
+    service = undefined;
+  });
+
+  /** A raw connection; resolves once connected. */
+  async function connect(url: string): Promise<net.Socket> {
+    const { hostname, port } = new URL(url);
+    const socket = net.connect(Number(port), hostname);
+    sockets.push(socket);
+    socket.on("error", () => {});
+    await once(socket, "connect");
+    return socket;
+  }
+
+  /** One keep-alive GET /healthz on `socket`; resolves with what came back. */
+  async function healthz(socket: net.Socket): Promise<string> {
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    const [chunk] = (await once(socket, "data")) as [Buffer];
+    return chunk.toString();
+  }
+
+  it("closes connections beyond maxConnections at once", async () => {
+    service = await startNormalizerService({ host: "127.0.0.1", port: 0, maxConnections: 2 });
+    const held = [await connect(service.url), await connect(service.url)];
+    // Each has been answered, so the service counts both.
+    for (const socket of held) expect(await healthz(socket)).to.match(/^HTTP\/1\.1 200 /);
+    const third = await connect(service.url);
+    third.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const data: Buffer[] = [];
+    third.on("data", (chunk: Buffer) => data.push(chunk));
+    await once(third, "close");
+    expect(Buffer.concat(data).toString()).to.equal("");
+    expect(await healthz(held[0]!)).to.match(/^HTTP\/1\.1 200 /);
+  });
+
+  it("closes a connection whose headers do not arrive in time", async () => {
+    service = await startNormalizerService({ host: "127.0.0.1", port: 0, headersTimeoutMs: 200 });
+    const socket = await connect(service.url);
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    const data: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => data.push(chunk));
+    await once(socket, "close");
+    expect(Buffer.concat(data).toString()).to.match(/^HTTP\/1\.1 408 /);
+  });
+
+  it("closes an idle keep-alive connection after keepAliveTimeoutMs", async () => {
+    service = await startNormalizerService({ host: "127.0.0.1", port: 0, keepAliveTimeoutMs: 200 });
+    const socket = await connect(service.url);
+    expect(await healthz(socket)).to.match(/^HTTP\/1\.1 200 /);
+    await once(socket, "close");
+  });
+
+  it("answers only under its path prefix when given one, over TCP too", async () => {
+    service = await startNormalizerService({ host: "127.0.0.1", port: 0, pathPrefix: "/n/s3cret" });
+    expect(service.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/n\/s3cret\/normalizer$/);
+    expect(resultTexts((await post(service.url, envelope11(normalizeCall(" a  b ")))).body)).to.deep.equal([
+      "a b",
+    ]);
+    expect(
+      (await get(service.url.replace("/n/s3cret", "/healthz").replace("/normalizer", ""))).status,
+    ).to.equal(404);
+    expect(
+      (await post(service.url.replace("/n/s3cret", ""), envelope11(normalizeCall("a")))).status,
+    ).to.equal(404);
+    expect((await get(service.url.replace("/normalizer", "/healthz"))).body).to.equal("ok");
   });
 });
