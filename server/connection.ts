@@ -131,7 +131,7 @@ export class Connection {
     };
   }
 
-  /** The single write path. Frames written in one tick leave in one system call. */
+  /** The single write path. Frames written in one turn of the event loop leave in one system call. */
   send(frame: ServerFrame): void {
     this.sendEncoded(encodeFrame(frame));
   }
@@ -142,7 +142,9 @@ export class Connection {
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      process.nextTick(() => {
+      // Uncorked once the event loop has run this turn's callbacks: every frame a connection
+      // gets in one turn (answers, pushed events, receipts) leaves in one system call.
+      setImmediate(() => {
         this.#corked = false;
         this.#socket.uncork();
       });

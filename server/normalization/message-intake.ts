@@ -31,6 +31,9 @@ export class MessageIntake {
   readonly #log: Logger;
   readonly #window: number;
   #turn: Submission[] = [];
+  #turnScheduled = false;
+  /** One NormalizeBatch call at a time: what arrives meanwhile waits and goes in the next one. */
+  #normalizing = false;
   /** Batches store in the order they were taken, whatever order the normalizer answers in. */
   #tail: Promise<void> = Promise.resolve();
   #inFlight = 0;
@@ -65,23 +68,44 @@ export class MessageIntake {
     this.#inFlight += 1;
     return new Promise<EnqueuedMessage>((resolve, reject) => {
       this.#turn.push({ message, resolve, reject });
-      if (this.#turn.length === 1) setImmediate(() => this.#takeTurn());
+      this.#scheduleTurn();
     }).finally(() => this.#settled());
+  }
+
+  // A light load sends each message on at once; a heavy one gathers the sends that arrive while a
+  // call is out into the next call, so the cost of a call is shared by more messages as load grows.
+  #scheduleTurn(): void {
+    if (this.#turnScheduled || this.#normalizing || this.#turn.length === 0) return;
+    this.#turnScheduled = true;
+    setImmediate(() => {
+      this.#turnScheduled = false;
+      this.#takeTurn();
+    });
   }
 
   #takeTurn(): void {
     const batch = this.#turn;
     this.#turn = [];
-    const texts = this.#store.hasUnnormalized()
-      ? Promise.resolve(undefined)
-      : this.#normalizer.normalizeBatch(batch.map((submission) => submission.message.text)).then(
+    let texts: Promise<readonly string[] | undefined>;
+    if (this.#store.hasUnnormalized()) {
+      texts = Promise.resolve(undefined);
+    } else {
+      this.#normalizing = true;
+      texts = this.#normalizer
+        .normalizeBatch(batch.map((submission) => submission.message.text))
+        .then(
           (normalized) => (normalized.length === batch.length ? normalized : undefined),
           (error: unknown) => {
             // The stage says so once per outage, and retries; here the batch just goes in raw.
             this.#log.debug("normalizing at intake failed; storing raw", { error: String(error) });
             return undefined;
           },
-        );
+        )
+        .finally(() => {
+          this.#normalizing = false;
+          this.#scheduleTurn();
+        });
+    }
     this.#tail = this.#tail.then(async () => this.#store_(batch, await texts));
   }
 
