@@ -1,7 +1,8 @@
 // The chat server's TextNormalizer: NormalizeBatch calls to the normalizer service, on keep-alive
 // connections. strong-soap's client, built from the WSDL the service serves, checks once per
-// connection that the service offers the operation; each call then writes its document/literal
-// envelope itself and reads the texts out of the raw response envelope.
+// connection that the service offers the operation (in a thread of its own: wsdl-check.ts); each
+// call then writes its document/literal envelope itself and reads the texts out of the raw
+// response envelope.
 //
 // Why not every call through strong-soap: it built each request as an object tree and parsed
 // each response twice (into objects, which we cannot use: it trims every text node with
@@ -12,13 +13,13 @@
 
 import http from "node:http";
 import https from "node:https";
-import { type SoapClient, type SoapOperation, soap } from "strong-soap";
 import { normalizerDefaults } from "../../normalizer/defaults.js";
 import { decodeResponse } from "../../normalizer/soap-message.js";
 import { NORMALIZER_NAMESPACE, SERVICE_NAME, SOAP11_PORT, soapActionOf } from "../../normalizer/wsdl.js";
 import { escapeXml, findIllegalXmlChar } from "../../normalizer/xml-writer.js";
 import { codePointLength } from "../protocol/text-rules.js";
 import { type TextNormalizer, TextRefusedError } from "./text-normalizer.js";
+import { checkWsdl } from "./wsdl-check.js";
 
 export interface SoapNormalizerOptions {
   /** The longest wait for the WSDL or for one NormalizeBatch answer. */
@@ -39,6 +40,8 @@ export const soapNormalizerDefaults = {
 const ENVELOPE_BYTES = 1_024;
 const TEXT_ELEMENT_BYTES = 64;
 const OPERATION = "NormalizeBatch";
+/** What starting the WSDL check's thread and loading strong-soap in it may take. */
+const WSDL_CHECK_START_MS = 5_000;
 // strong-soap asks for "Connection: close" unless told otherwise.
 const KEEP_ALIVE_HEADERS = { Connection: "keep-alive" } as const;
 
@@ -49,7 +52,7 @@ export class SoapNormalizer implements TextNormalizer {
   readonly #maxRequestBytes: number;
   readonly #agent: http.Agent;
   /** The check of the WSDL, done or in progress; cleared when it fails, so the next call retries. */
-  #operation: Promise<SoapOperation> | undefined;
+  #operation: Promise<void> | undefined;
   readonly #target: {
     readonly socketPath?: string;
     readonly host?: string;
@@ -111,7 +114,7 @@ export class SoapNormalizer implements TextNormalizer {
     this.#agent.destroy();
   }
 
-  #getOperation(): Promise<SoapOperation> {
+  #getOperation(): Promise<void> {
     if (this.#operation === undefined) {
       const attempt = this.#connect();
       this.#operation = attempt;
@@ -122,39 +125,26 @@ export class SoapNormalizer implements TextNormalizer {
     return this.#operation;
   }
 
-  async #connect(): Promise<SoapOperation> {
+  async #connect(): Promise<void> {
     const wsdlUrl = `${this.#url}?wsdl`;
-    const building = new Promise<SoapClient>((resolve, reject) => {
-      soap.createClient(
-        wsdlUrl,
-        {
-          endpoint: this.#url,
-          // A cache of its own: strong-soap's shared one would outlive this normalizer.
-          WSDL_CACHE: {},
-          wsdl_options: { agent: this.#agent, timeout: this.#timeoutMs },
-          wsdl_headers: KEEP_ALIVE_HEADERS,
-          prettyPrint: false,
-        },
-        (error, client) => {
-          if (client !== undefined && !error) resolve(client);
-          else reject(error ?? new Error("strong-soap built no client"));
-        },
-      );
-    });
-    let client: SoapClient;
     try {
-      client = await withDeadline(building, this.#timeoutMs, `fetching ${wsdlUrl}`);
+      await withDeadline(
+        checkWsdl({
+          url: this.#url,
+          service: SERVICE_NAME,
+          port: SOAP11_PORT,
+          operation: OPERATION,
+          timeoutMs: this.#timeoutMs,
+        }),
+        // The check bounds the service by timeoutMs itself; this also covers its thread's start.
+        this.#timeoutMs + WSDL_CHECK_START_MS,
+        `fetching ${wsdlUrl}`,
+      );
     } catch (error) {
       throw new Error(`cannot load the normalizer's WSDL from ${wsdlUrl}: ${messageOf(error)}`, {
         cause: error,
       });
     }
-    const service = client[SERVICE_NAME] as Record<string, Record<string, unknown> | undefined> | undefined;
-    const operation = service?.[SOAP11_PORT]?.[OPERATION];
-    if (typeof operation !== "function") {
-      throw new Error(`the WSDL at ${wsdlUrl} offers no ${SERVICE_NAME}.${SOAP11_PORT}.${OPERATION}`);
-    }
-    return operation as SoapOperation;
   }
 
   async #call(payloads: readonly string[]): Promise<string[]> {
