@@ -26,6 +26,7 @@ export async function openNormalizer(
 ): Promise<OpenedNormalizer> {
   if (externalUrl !== undefined) {
     const normalizer = new SoapNormalizer(externalUrl);
+    normalizer.warmUp();
     return {
       normalizer,
       url: externalUrl,
@@ -36,6 +37,7 @@ export async function openNormalizer(
   }
   const service = await EmbeddedNormalizer.start(log.child({ component: "normalizer" }), embeddedOptions);
   const normalizer = new SoapNormalizer(service.url);
+  normalizer.warmUp();
   return {
     normalizer: withoutSecretInErrors(normalizer, service.url, service.redactedUrl),
     url: service.url,

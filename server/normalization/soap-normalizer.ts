@@ -108,6 +108,14 @@ export class SoapNormalizer implements TextNormalizer {
     return normalized;
   }
 
+  /**
+   * Starts checking the WSDL now rather than at the first call, which would otherwise wait for
+   * the check's thread to start (about a second). A failure is only remembered: calls retry it.
+   */
+  warmUp(): void {
+    if (!this.#closed) this.#getOperation().catch(() => {});
+  }
+
   /** Releases the keep-alive connections; later calls reject. */
   async close(): Promise<void> {
     this.#closed = true;
