@@ -38,8 +38,10 @@ export interface Outcome {
 export interface RequestHandler {
   /** A barrier runs alone: after every earlier request of its connection has finished. */
   isBarrier(request: Request): boolean;
-  /** True when reading must pause while this request is in progress (intake backpressure). */
-  holdsReading(request: Request): boolean;
+  /** True for a request during which reading pauses while the handler is congested (a send). */
+  mayHoldReading(request: Request): boolean;
+  /** True while requests that may hold reading must hold it (the intake's window is full). */
+  readonly congested: boolean;
   handle(connection: Connection, request: Request): Promise<Outcome>;
 }
 
@@ -55,7 +57,6 @@ type State = "open" | "closing" | "closed";
 interface Slot {
   done: boolean;
   outcome: Outcome;
-  request?: Request;
 }
 
 export class Connection {
@@ -73,6 +74,8 @@ export class Connection {
   readonly #waiting: Request[] = [];
   readonly #slots: Slot[] = [];
   #running = 0;
+  /** Requests in progress during which a congested handler pauses reading (sends). */
+  #holdingRunning = 0;
   #barrierRunning = false;
   #badFramesInARow = 0;
   #peerEnded = false;
@@ -257,25 +260,28 @@ export class Connection {
       const barrier = this.#handler.isBarrier(request);
       if (this.#barrierRunning || (barrier && this.#running > 0)) return;
       this.#waiting.shift();
-      const slot: Slot = { done: false, outcome: {}, request };
+      const slot: Slot = { done: false, outcome: {} };
       this.#slots.push(slot);
       this.#running++;
+      const holding = this.#handler.mayHoldReading(request);
+      if (holding) this.#holdingRunning++;
       if (barrier) this.#barrierRunning = true;
       this.#handler.handle(this, request).then(
-        (outcome) => this.#finish(slot, outcome, barrier),
+        (outcome) => this.#finish(slot, outcome, barrier, holding),
         (error: unknown) => {
           // The handler turns every failure into an outcome; reaching here is a bug.
           this.log.error("request handler failed", { error: String(error) });
-          this.#finish(slot, { closeReason: "internal error" }, barrier);
+          this.#finish(slot, { closeReason: "internal error" }, barrier, holding);
         },
       );
     }
   }
 
-  #finish(slot: Slot, outcome: Outcome, barrier: boolean): void {
+  #finish(slot: Slot, outcome: Outcome, barrier: boolean, holding: boolean): void {
     slot.done = true;
     slot.outcome = outcome;
     this.#running--;
+    if (holding) this.#holdingRunning--;
     if (barrier) this.#barrierRunning = false;
     this.#flushSlots();
     this.#dispatch();
@@ -303,9 +309,7 @@ export class Connection {
       this.#draining ||
       this.#blockedSinceMs !== undefined ||
       this.#waiting.length + this.#running >= this.#settings.maxQueuedRequests ||
-      this.#slots.some(
-        (slot) => !slot.done && slot.request !== undefined && this.#handler.holdsReading(slot.request),
-      );
+      (this.#holdingRunning > 0 && this.#handler.congested);
     if (shouldPause && !this.#readingPaused) {
       this.#readingPaused = true;
       this.#socket.pause();

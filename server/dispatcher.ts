@@ -22,8 +22,12 @@ export class Dispatcher implements RequestHandler {
   }
 
   /** A connection that sends stops being read while the intake is congested. */
-  holdsReading(request: Request): boolean {
-    return request.op === "send" && this.#services.intake.congested;
+  mayHoldReading(request: Request): boolean {
+    return request.op === "send";
+  }
+
+  get congested(): boolean {
+    return this.#services.intake.congested;
   }
 
   isBarrier(request: Request): boolean {

@@ -12,7 +12,7 @@ import type { Store } from "../store/store.js";
 import type { SessionConnection } from "./session-connection.js";
 
 /** Events fetched per store read; also bounds what one pump adds to a socket buffer. */
-const FETCH_BATCH = 128;
+const FETCH_BATCH = 512;
 /** After a failed store read, look again this much later. */
 const RETRY_AFTER_FAILURE_MS = 1000;
 

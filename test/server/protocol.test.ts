@@ -185,6 +185,25 @@ describe("protocol (integration)", () => {
       expect(again).to.deep.include({ id: first.id, at: first.at, duplicate: true });
     });
 
+    it("shows a message in both users' history, normalized, as soon as its send is answered", async () => {
+      const alice = await login("alice");
+      const bob = await login("bob");
+      // Asked the moment the sends are answered: before, texts reached history only once a
+      // later normalization pass had released them.
+      const sends = Array.from({ length: 20 }, (_, i) =>
+        alice.ok("send", { to: "bob", text: `  message   ${i} `, cid: `h${i}` }),
+      );
+      const answered = await Promise.all(sends);
+      const [mine, theirs] = await Promise.all([
+        alice.ok("history", { with: "bob" }),
+        bob.ok("history", { with: "alice" }),
+      ]);
+      for (const history of [mine, theirs]) {
+        expect(history.messages.map((m: { id: number }) => m.id)).to.deep.equal(answered.map((a) => a.id));
+        expect(history.messages[3]).to.include({ text: "message 3", from: "alice", to: "bob" });
+      }
+    });
+
     it("refuses each kind of bad send with its own code", async () => {
       const alice = await login("alice");
       await login("bob");

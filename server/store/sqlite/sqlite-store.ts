@@ -34,7 +34,6 @@ import {
   type DeviceRow,
   EXPIRY_CHUNK,
   type InboxRow,
-  type MembershipRow,
   type PlacedMessage,
   prepareStatements,
   type RoomEventRow,
@@ -1002,5 +1001,3 @@ function toRoomInboxEvent(row: RoomEventRow, room: string): InboxEvent {
     at: row.event_at,
   };
 }
-
-export type { MembershipRow };
