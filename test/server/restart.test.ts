@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { expect } from "chai";
+import { sendUntilKilled } from "../helpers/send-until-killed.js";
 import { runServer, type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
@@ -73,27 +74,11 @@ describe("restarts and crashes (integration, child process)", () => {
     await start();
     const alice = await connect("alice");
     await registerBob();
-    const acknowledged: number[] = [];
-    const total = 5000;
-    const killAfter = 300;
-    let killed: Promise<number | string> | undefined;
-    const responses = [];
-    for (let i = 0; i < total; i++) {
-      const rid = alice.fire("send", { to: "bob", text: `crash ${i}`, cid: `k${i}` });
-      responses.push(
-        alice.waitForResponse(rid, 10_000).then(
-          (response) => {
-            if (response.ok) acknowledged.push(response.id);
-            if (acknowledged.length === killAfter && killed === undefined) killed = running!.stop("SIGKILL");
-          },
-          () => undefined,
-        ),
-      );
-    }
-    await alice.closed;
-    expect(await killed).to.equal("SIGKILL");
-    await Promise.all(responses);
-    expect(acknowledged.length).to.be.at.least(killAfter).and.below(total);
+    const acknowledged = await sendUntilKilled(alice, () => running!.stop("SIGKILL"), {
+      to: "bob",
+      total: 5000,
+      killAfter: 300,
+    });
 
     await start();
     const bob = await connect("bob");

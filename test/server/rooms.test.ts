@@ -4,6 +4,7 @@
 
 import path from "node:path";
 import { expect } from "chai";
+import { sendUntilKilled } from "../helpers/send-until-killed.js";
 import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { type Frame, loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
@@ -596,27 +597,11 @@ describe("rooms across restarts and crashes (integration, child process, protoco
     await registerOnly("bob");
     await registerOnly("carol");
     await alice.ok("room_create", { room: "#lab", members: ["bob", "carol"] });
-    const acknowledged: number[] = [];
-    const total = 5000;
-    const killAfter = 200;
-    let killed: Promise<number | string> | undefined;
-    const responses = [];
-    for (let i = 0; i < total; i++) {
-      const rid = alice.fire("send", { to: "#lab", text: `crash ${i}`, cid: `k${i}` });
-      responses.push(
-        alice.waitForResponse(rid, 10_000).then(
-          (response) => {
-            if (response.ok) acknowledged.push(response.id);
-            if (acknowledged.length === killAfter && killed === undefined) killed = running!.stop("SIGKILL");
-          },
-          () => undefined,
-        ),
-      );
-    }
-    await alice.closed;
-    expect(await killed).to.equal("SIGKILL");
-    await Promise.all(responses);
-    expect(acknowledged.length).to.be.at.least(killAfter).and.below(total);
+    const acknowledged = await sendUntilKilled(alice, () => running!.stop("SIGKILL"), {
+      to: "#lab",
+      total: 5000,
+      killAfter: 200,
+    });
 
     await start();
     const aliceAgain = await connect("alice");
