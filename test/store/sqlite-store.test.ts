@@ -491,7 +491,7 @@ describe("SqliteStore", () => {
             const accounts: UserRecord[] = [];
             const devices: number[][] = [];
             const account = async (index: number) => {
-              accounts[index] = await createUser(store, NAMES[index]);
+              accounts[index] = await createUser(store, NAMES[index]!);
               devices[index] = [];
               for (const name of DEVICES) {
                 devices[index]!.push(
@@ -524,7 +524,7 @@ describe("SqliteStore", () => {
                     .enqueueMessage({
                       senderId: accounts[step.from]!.id,
                       senderDeviceId: devices[step.from]![step.device]!,
-                      to: NAMES[step.to],
+                      to: NAMES[step.to]!,
                       cid: `c${step.cid}`,
                       text: " t ",
                       ...(step.normalized ? { normalizedText: "t" } : {}),

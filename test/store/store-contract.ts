@@ -965,7 +965,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     describe("onNewEvents", () => {
       it("tells every listener once per commit of the users whose streams got events, and only then", async () => {
-        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const [alice, bob, carol] = (await users("alice", "bob", "carol")) as [
+          UserRecord,
+          UserRecord,
+          UserRecord,
+        ];
         const second: number[][] = [];
         store.onNewEvents((events) => second.push([...new Set(events.flatMap((live) => live.userIds))]));
         heard = [];
