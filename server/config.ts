@@ -37,6 +37,8 @@ export interface ServerSettings {
   readonly drainTimeoutMs: number;
   /** Requests a connection may have in progress before the server stops reading from it. */
   readonly maxQueuedRequests: number;
+  /** Sent messages between arrival and storage past which connections that send are not read. */
+  readonly intakeWindow: number;
   readonly shutdownTimeoutMs: number;
   /** PEM files; with both, the listener speaks TLS. */
   readonly tlsCert: string | undefined;
@@ -75,6 +77,7 @@ export const DEFAULTS: ServerSettings = {
   maxBufferedBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 30_000,
   maxQueuedRequests: 1024,
+  intakeWindow: 4096,
   shutdownTimeoutMs: 5000,
   tlsCert: undefined,
   tlsKey: undefined,
@@ -203,6 +206,13 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     min: 1,
     help: "requests in progress per connection before reading pauses",
   },
+  "intake-window": {
+    key: "intakeWindow",
+    kind: "integer",
+    min: 1,
+    help: "sent messages between arrival and storage before the server stops reading from senders",
+  },
+
   "shutdown-timeout-ms": {
     key: "shutdownTimeoutMs",
     kind: "integer",

@@ -313,9 +313,12 @@ export class Connection {
     if (shouldPause && !this.#readingPaused) {
       this.#readingPaused = true;
       this.#socket.pause();
+      if (this.log.isDebug())
+        this.log.debug("reading paused", { sendsHeld: this.#holdingRunning > 0 && this.#handler.congested });
     } else if (!shouldPause && this.#readingPaused) {
       this.#readingPaused = false;
       this.#socket.resume();
+      if (this.log.isDebug()) this.log.debug("reading resumed");
     }
   }
 

@@ -58,7 +58,13 @@ export class ParleyServer {
     this.#settings = settings;
     const sessions = new SessionRegistry(store, settings.maxInFlight, settings.maxDevices, logger, now);
     this.#normalization = new NormalizationStage(store, options.normalizer, logger, now);
-    const intake = new MessageIntake(store, options.normalizer, this.#normalization, logger);
+    const intake = new MessageIntake(
+      store,
+      options.normalizer,
+      this.#normalization,
+      logger,
+      settings.intakeWindow,
+    );
     // Connections that stopped reading while the intake was full read again.
     intake.onDecongested(() => {
       for (const connection of this.#connections) connection.updateReading();

@@ -21,9 +21,6 @@ interface Submission {
   readonly reject: (error: unknown) => void;
 }
 
-/** Messages between receipt and storage past which senders are slowed. */
-export const DEFAULT_INTAKE_WINDOW = 4096;
-
 export class MessageIntake {
   readonly #store: Store;
   readonly #normalizer: TextNormalizer;
@@ -44,7 +41,7 @@ export class MessageIntake {
     normalizer: TextNormalizer,
     stage: NormalizationStage,
     log: Logger,
-    window = DEFAULT_INTAKE_WINDOW,
+    window: number,
   ) {
     this.#store = store;
     this.#normalizer = normalizer;
@@ -66,6 +63,9 @@ export class MessageIntake {
   /** Resolves once the message is durably stored (normalized, when the normalizer answered). */
   submit(message: SubmittedMessage): Promise<EnqueuedMessage> {
     this.#inFlight += 1;
+    if (this.#inFlight === this.#window) {
+      this.#log.warn("intake full: not reading from senders until it drains", { window: this.#window });
+    }
     return new Promise<EnqueuedMessage>((resolve, reject) => {
       this.#turn.push({ message, resolve, reject });
       this.#scheduleTurn();
@@ -131,6 +131,8 @@ export class MessageIntake {
   #settled(): void {
     const wasCongested = this.congested;
     this.#inFlight -= 1;
-    if (wasCongested && !this.congested) for (const listener of this.#decongestedListeners) listener();
+    if (!wasCongested || this.congested) return;
+    this.#log.info("intake drained: reading from senders again", { window: this.#window });
+    for (const listener of this.#decongestedListeners) listener();
   }
 }

@@ -27,6 +27,12 @@ export interface TestServer {
   readonly logLines: Array<Record<string, unknown>>;
   /** Resolves with the first log line (past or future) whose msg is `msg`. */
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLogLine(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+    what?: string,
+  ): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -39,17 +45,41 @@ export async function startTestServer(
   const dbPath = path.join(dir, "parley.db");
   const settings: ServerSettings = { ...DEFAULTS, ...TEST_SETTINGS, dbPath, ...overrides };
   const logLines: Array<Record<string, unknown>> = [];
-  const logWaiters: Array<{ msg: string; resolve: (line: Record<string, unknown>) => void }> = [];
+  const logWaiters: Array<{
+    test: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }> = [];
   const echo = process.env.PARLEY_TEST_LOG as LogLevel | undefined;
   const logger = createLogger(echo ?? "debug", (line) => {
     const parsed = JSON.parse(line) as Record<string, unknown>;
     logLines.push(parsed);
-    for (const waiter of logWaiters.filter((w) => w.msg === parsed.msg)) {
+    for (const waiter of logWaiters.filter((w) => w.test(parsed))) {
       logWaiters.splice(logWaiters.indexOf(waiter), 1);
       waiter.resolve(parsed);
     }
     if (echo) process.stderr.write(line);
   });
+  const waitForLogLine = (
+    test: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+    what = "matching",
+  ): Promise<Record<string, unknown>> => {
+    const seen = logLines.find(test);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ${what} log line within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      logWaiters.push({
+        test,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  };
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
@@ -60,23 +90,9 @@ export async function startTestServer(
     server,
     store,
     logLines,
-    waitForLog(msg, timeoutMs = 10_000) {
-      const seen = logLines.find((line) => line.msg === msg);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no "${msg}" log line within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        logWaiters.push({
-          msg,
-          resolve: (line) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        });
-      });
-    },
+    waitForLog: (msg, timeoutMs = 10_000) =>
+      waitForLogLine((line) => line.msg === msg, timeoutMs, `"${msg}"`),
+    waitForLogLine,
     async stop() {
       await server.stop();
       await normalizer.close();
