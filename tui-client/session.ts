@@ -9,6 +9,7 @@
 // room and device operations are requests whose answers come back as typed events.
 
 import type {
+  ClientRequest,
   DeviceEntry,
   ErrorCode,
   HistoryMessage,
@@ -17,7 +18,6 @@ import type {
   ReadMarkerEvent,
   ReceiptEvent,
   ReceiptStatus,
-  Rid,
   RoomChange,
   RoomEntry,
   RoomEvent,
@@ -47,25 +47,8 @@ export type Phase =
   /** Another login of the same user took over; the client must not reconnect by itself. */
   | "replaced";
 
-export type ClientRequest =
-  | { op: "hello"; rid: Rid; version: number; client: string }
-  | { op: "register"; rid: Rid; user: string; password: string }
-  | { op: "login"; rid: Rid; user: string; password: string; device?: string }
-  | { op: "logout"; rid: Rid }
-  | { op: "unregister"; rid: Rid; password: string }
-  | { op: "send"; rid: Rid; to: string; text: string; cid: string }
-  | { op: "ack"; upTo: number }
-  | { op: "read"; rid: Rid; with: string; upTo: number }
-  | { op: "users"; rid: Rid }
-  | { op: "history"; rid: Rid; with: string; before?: number; limit: number }
-  | { op: "ping"; rid: Rid }
-  | { op: "devices"; rid: Rid }
-  | { op: "rooms"; rid: Rid }
-  | { op: "room_create"; rid: Rid; room: string; members: string[] }
-  | { op: "room_add"; rid: Rid; room: string; user: string }
-  | { op: "room_remove"; rid: Rid; room: string; user: string }
-  | { op: "room_leave"; rid: Rid; room: string }
-  | { op: "room_members"; rid: Rid; room: string };
+/** The requests this client sends: the protocol's own type, shared with the server. */
+export type { ClientRequest } from "../server/protocol/messages.js";
 
 /** A room operation that changes membership; its success is `room_done`. */
 export type RoomAction = "room_create" | "room_add" | "room_remove" | "room_leave";

@@ -1,7 +1,7 @@
 import { integerArg } from "../protocol/arguments.js";
 import { type Command, currentSession } from "./command.js";
 
-export const ack: Command = {
+export const ack: Command<"ack"> = {
   needsLogin: true,
   pipelined: true,
   async run(context, args) {

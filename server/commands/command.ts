@@ -10,7 +10,7 @@ import type { MessageIntake } from "../normalization/message-intake.js";
 import type { PasswordChecker } from "../passwords.js";
 import { isValidRoomName } from "../protocol/account-rules.js";
 import type { Args } from "../protocol/arguments.js";
-import type { Limits } from "../protocol/messages.js";
+import type { Limits, Op, OpResults } from "../protocol/messages.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import type { RateLimiter } from "../rate-limiter.js";
 import type { Conversation, RoomRecord, Store, UserRecord } from "../store/store.js";
@@ -44,9 +44,8 @@ export interface CommandContext {
   closeAfterResponse(reason: string): void;
 }
 
-export type CommandResult = Readonly<Record<string, unknown>> | undefined;
-
-export interface Command {
+/** One operation's handler; it answers what the protocol says that operation answers. */
+export interface Command<O extends Op = Op> {
   /** Refused with not_logged_in, by the dispatcher, when the connection has no user. */
   readonly needsLogin: boolean;
   /**
@@ -54,7 +53,8 @@ export interface Command {
    * store calls keep their order by themselves (the store applies writes in call order).
    */
   readonly pipelined: boolean;
-  run(context: CommandContext, args: Args): Promise<CommandResult>;
+  /** The result beside `rid` and `ok`; undefined for none (ack, or a request overtaken by a close). */
+  run(context: CommandContext, args: Args): Promise<OpResults[O] | undefined>;
 }
 
 /** The live account named `name`, or no_such_user. */

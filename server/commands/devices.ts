@@ -1,7 +1,7 @@
 import type { DeviceEntry } from "../protocol/messages.js";
 import { type Command, currentSession } from "./command.js";
 
-export const devices: Command = {
+export const devices: Command<"devices"> = {
   needsLogin: true,
   pipelined: false,
   async run(context) {

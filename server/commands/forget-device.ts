@@ -1,7 +1,7 @@
 import { stringArg } from "../protocol/arguments.js";
 import { type Command, currentSession } from "./command.js";
 
-export const forgetDevice: Command = {
+export const forgetDevice: Command<"forget_device"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

@@ -3,7 +3,7 @@ import { PROTOCOL_VERSION } from "../protocol/messages.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import type { Command } from "./command.js";
 
-export const hello: Command = {
+export const hello: Command<"hello"> = {
   needsLogin: false,
   pipelined: false,
   async run({ connection, services }, args) {

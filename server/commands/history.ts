@@ -5,7 +5,7 @@ import { type Command, conversationWith, currentSession } from "./command.js";
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 200;
 
-export const history: Command = {
+export const history: Command<"history"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

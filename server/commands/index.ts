@@ -20,7 +20,7 @@ import { send } from "./send.js";
 import { unregister } from "./unregister.js";
 import { users } from "./users.js";
 
-export const COMMANDS: Readonly<Record<Op, Command>> = {
+export const COMMANDS: { readonly [O in Op]: Command<O> } = {
   hello,
   register,
   login,

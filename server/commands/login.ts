@@ -4,7 +4,7 @@ import { ProtocolError } from "../protocol/protocol-error.js";
 import type { Command } from "./command.js";
 import { authenticate } from "./credentials.js";
 
-export const login: Command = {
+export const login: Command<"login"> = {
   needsLogin: false,
   pipelined: false,
   async run(context, args) {

@@ -1,6 +1,6 @@
 import type { Command } from "./command.js";
 
-export const logout: Command = {
+export const logout: Command<"logout"> = {
   needsLogin: true,
   pipelined: false,
   async run(context) {

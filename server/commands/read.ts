@@ -1,7 +1,7 @@
 import { integerArg, stringArg } from "../protocol/arguments.js";
 import { type Command, conversationWith, currentSession } from "./command.js";
 
-export const read: Command = {
+export const read: Command<"read"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

@@ -3,7 +3,7 @@ import { optionalStringArg, stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import type { Command } from "./command.js";
 
-export const register: Command = {
+export const register: Command<"register"> = {
   needsLogin: false,
   pipelined: false,
   async run({ connection, services }, args) {

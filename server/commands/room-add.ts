@@ -1,7 +1,7 @@
 import { stringArg } from "../protocol/arguments.js";
 import { type Command, currentSession, existingRoom, existingUser } from "./command.js";
 
-export const roomAdd: Command = {
+export const roomAdd: Command<"room_add"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

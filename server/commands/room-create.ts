@@ -3,7 +3,7 @@ import { stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import { type Command, currentSession, existingUser } from "./command.js";
 
-export const roomCreate: Command = {
+export const roomCreate: Command<"room_create"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

@@ -1,7 +1,7 @@
 import { stringArg } from "../protocol/arguments.js";
 import { type Command, currentSession, existingRoom } from "./command.js";
 
-export const roomLeave: Command = {
+export const roomLeave: Command<"room_leave"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

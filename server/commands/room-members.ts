@@ -2,7 +2,7 @@ import { stringArg } from "../protocol/arguments.js";
 import type { RoomMemberEntry } from "../protocol/messages.js";
 import { type Command, memberRoom } from "./command.js";
 
-export const roomMembers: Command = {
+export const roomMembers: Command<"room_members"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

@@ -2,7 +2,7 @@ import { stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import { type Command, currentSession, existingRoom, existingUser } from "./command.js";
 
-export const roomRemove: Command = {
+export const roomRemove: Command<"room_remove"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

@@ -1,7 +1,7 @@
 import type { RoomEntry } from "../protocol/messages.js";
 import { type Command, currentSession } from "./command.js";
 
-export const rooms: Command = {
+export const rooms: Command<"rooms"> = {
   needsLogin: true,
   pipelined: false,
   async run(context) {

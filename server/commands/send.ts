@@ -6,7 +6,7 @@ import { type Command, currentSession } from "./command.js";
 
 const MAX_CID_CHARS = 64;
 
-export const send: Command = {
+export const send: Command<"send"> = {
   needsLogin: true,
   pipelined: true,
   async run(context, args) {

@@ -2,7 +2,7 @@ import { stringArg } from "../protocol/arguments.js";
 import { type Command, currentSession } from "./command.js";
 import { authenticate } from "./credentials.js";
 
-export const unregister: Command = {
+export const unregister: Command<"unregister"> = {
   needsLogin: true,
   pipelined: false,
   async run(context, args) {

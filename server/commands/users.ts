@@ -1,7 +1,7 @@
 import type { UserEntry } from "../protocol/messages.js";
 import type { Command } from "./command.js";
 
-export const users: Command = {
+export const users: Command<"users"> = {
   needsLogin: true,
   pipelined: false,
   async run({ services }) {

@@ -162,20 +162,20 @@ export interface OpResults {
   hello: HelloResult;
   register: { user: string };
   login: { user: string; pending: number };
-  logout: Record<string, never>;
-  unregister: Record<string, never>;
+  logout: Record<never, never>;
+  unregister: Record<never, never>;
   send: { id: number; at: string; duplicate: boolean };
   ack: never;
-  read: Record<string, never>;
+  read: Record<never, never>;
   users: { users: UserEntry[] };
   history: { messages: HistoryMessage[] };
   ping: { at: string };
   devices: { devices: DeviceEntry[] };
-  forget_device: Record<string, never>;
+  forget_device: Record<never, never>;
   room_create: { room: string };
-  room_add: Record<string, never>;
-  room_remove: Record<string, never>;
-  room_leave: Record<string, never>;
+  room_add: Record<never, never>;
+  room_remove: Record<never, never>;
+  room_leave: Record<never, never>;
   rooms: { rooms: RoomEntry[] };
   room_members: { members: RoomMemberEntry[] };
 }
@@ -185,26 +185,28 @@ export interface OpArguments {
   hello: { version: number; client?: string };
   register: { user: string; password: string; name?: string };
   login: { user: string; password: string; device?: string };
-  logout: Record<string, never>;
+  logout: Record<never, never>;
   unregister: { password: string };
   send: { to: string; text: string; cid: string };
   ack: { upTo: number };
   read: { with: string; upTo: number };
-  users: Record<string, never>;
+  users: Record<never, never>;
   history: { with: string; before?: number; limit?: number };
-  ping: Record<string, never>;
-  devices: Record<string, never>;
+  ping: Record<never, never>;
+  devices: Record<never, never>;
   forget_device: { device: string };
   room_create: { room: string; members?: string[] };
   room_add: { room: string; user: string };
   room_remove: { room: string; user: string };
   room_leave: { room: string };
-  rooms: Record<string, never>;
+  rooms: Record<never, never>;
   room_members: { room: string };
 }
 
-/** A request as a client writes it. */
-export type ClientRequest<O extends Op = Op> = { op: O; rid?: Rid } & OpArguments[O];
+/** A request as a client writes it: every op has a `rid` but `ack`, which is never answered. */
+export type ClientRequest = {
+  [O in Op]: { op: O } & (O extends "ack" ? Record<never, never> : { rid: Rid }) & OpArguments[O];
+}[Op];
 
 export type OkResponse<O extends Op = Op> = { rid: Rid; ok: true } & OpResults[O];
 
