@@ -23,8 +23,10 @@ export class InboxPusher {
   readonly #connection: SessionConnection;
   readonly #stopListening: () => void;
   readonly #maxInFlight: number;
-  /** Seqs pushed and not yet acknowledged, ascending. */
-  readonly #inFlight: number[] = [];
+  // Seqs pushed and not yet acknowledged, ascending, from #inFlightHead on: acknowledging moves
+  // the head instead of shifting the array (an ack per event made that a copy of the window each).
+  #inFlight: number[] = [];
+  #inFlightHead = 0;
   #pushedUpTo: number;
   #dirty = true;
   #fetching = false;
@@ -58,7 +60,7 @@ export class InboxPusher {
   /** Events a commit added to this device's stream, in seq order. */
   offer(events: readonly InboxEvent[]): void {
     const caughtUp = this.#started && !this.#dirty && !this.#fetching && !this.#stopped;
-    if (caughtUp && this.#connection.canPush && this.#inFlight.length + events.length <= this.#maxInFlight) {
+    if (caughtUp && this.#connection.canPush && this.#unacknowledged + events.length <= this.#maxInFlight) {
       for (const event of events) {
         if (event.seq <= this.#pushedUpTo) continue;
         this.#connection.send(event);
@@ -77,11 +79,22 @@ export class InboxPusher {
    */
   acknowledged(upTo: number): number {
     const effective = Math.min(upTo, this.#pushedUpTo);
-    let done = 0;
-    while (done < this.#inFlight.length && this.#inFlight[done]! <= effective) done++;
-    this.#inFlight.splice(0, done);
+    let head = this.#inFlightHead;
+    while (head < this.#inFlight.length && this.#inFlight[head]! <= effective) head++;
+    if (head === this.#inFlight.length) {
+      this.#inFlight = [];
+      head = 0;
+    } else if (head > this.#maxInFlight) {
+      this.#inFlight = this.#inFlight.slice(head);
+      head = 0;
+    }
+    this.#inFlightHead = head;
     this.#pump();
     return effective;
+  }
+
+  get #unacknowledged(): number {
+    return this.#inFlight.length - this.#inFlightHead;
   }
 
   stop(): void {
@@ -91,7 +104,7 @@ export class InboxPusher {
 
   #pump(): void {
     if (!this.#started || this.#stopped || this.#fetching || !this.#dirty) return;
-    const room = Math.min(this.#maxInFlight - this.#inFlight.length, FETCH_BATCH);
+    const room = Math.min(this.#maxInFlight - this.#unacknowledged, FETCH_BATCH);
     if (room <= 0 || !this.#connection.canPush) return;
     this.#dirty = false;
     this.#fetching = true;
