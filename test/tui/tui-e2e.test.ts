@@ -327,8 +327,13 @@ describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
     terminals.type("phone", PASSWORD);
     terminals.keys("phone", "Enter");
     await terminals.waitForText("phone", "alice (you)");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The laptop, asked after the phone's log-in, still has its session: both devices are online.
+    terminals.type("alice", "/devices");
+    terminals.keys("alice", "Enter");
+    await terminals.waitForText("alice", "Devices: 2, 2 online");
     expect(statusLine(terminals.screen("alice")), "the laptop is still logged in").to.include("● online");
+    terminals.keys("alice", "Escape");
+    await terminals.waitFor("alice", "the overlay closed", (screen) => !screen.includes("Devices: 2"));
   });
 
   it("creates a room that shows up for its member and on the other device", async () => {
