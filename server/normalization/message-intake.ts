@@ -106,24 +106,24 @@ export class MessageIntake {
           this.#scheduleTurn();
         });
     }
-    this.#tail = this.#tail.then(async () => this.#store_(batch, await texts));
+    this.#tail = this.#tail.then(async () => this.#enqueue(batch, await texts));
   }
 
   // Every message of the batch is enqueued in this one synchronous loop, so they share a commit.
-  #store_(batch: readonly Submission[], texts: readonly string[] | undefined): void {
-    const raw: Array<Promise<unknown>> = [];
+  #enqueue(batch: readonly Submission[], texts: readonly string[] | undefined): void {
+    const stored: Array<Promise<unknown>> = [];
     batch.forEach((submission, index) => {
       const normalizedText = texts?.[index];
-      const stored = this.#store.enqueueMessage(
+      const one = this.#store.enqueueMessage(
         normalizedText === undefined || normalizedText === ""
           ? submission.message
           : { ...submission.message, normalizedText },
       );
-      stored.then(submission.resolve, submission.reject);
-      raw.push(stored);
+      one.then(submission.resolve, submission.reject);
+      stored.push(one);
     });
     // Whatever went in raw waits for the stage.
-    void Promise.allSettled(raw).then(() => {
+    void Promise.allSettled(stored).then(() => {
       if (this.#store.hasUnnormalized()) this.#stage.wake();
     });
   }

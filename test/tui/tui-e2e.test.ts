@@ -61,6 +61,23 @@ class Terminals {
       ...extraArgs,
     );
   }
+  /** Starts a TUI and registers `user` from its log-in screen; resolves with the main screen. */
+  async register(
+    name: string,
+    port: number,
+    user: string,
+    extraArgs: readonly string[] = [],
+  ): Promise<string> {
+    this.start(name, port, user, extraArgs);
+    await this.waitForText(name, "Password");
+    this.keys(name, "C-r");
+    await this.waitForText(name, "Again");
+    this.type(name, PASSWORD);
+    this.keys(name, "Enter");
+    this.type(name, PASSWORD);
+    this.keys(name, "Enter");
+    return this.waitForText(name, `${user} (you)`);
+  }
 
   screen(name: string): string {
     return this.tmux("capture-pane", "-p", "-t", name);
@@ -153,17 +170,7 @@ describe("tui end to end, two TUIs in tmux (e2e)", function () {
   });
 
   it("registers two users from two TUIs and shows each to the other", async () => {
-    for (const user of ["alice", "bob"]) {
-      terminals.start(user, port, user);
-      await terminals.waitForText(user, "Password");
-      terminals.keys(user, "C-r");
-      await terminals.waitForText(user, "Again");
-      terminals.type(user, PASSWORD);
-      terminals.keys(user, "Enter");
-      terminals.type(user, PASSWORD);
-      terminals.keys(user, "Enter");
-      await terminals.waitForText(user, `${user} (you)`);
-    }
+    for (const user of ["alice", "bob"]) await terminals.register(user, port, user);
     await terminals.waitFor(
       "alice",
       "bob online",
@@ -256,15 +263,7 @@ describe("tui over TLS, in tmux (e2e)", function () {
       certificate.keyFile,
     ]);
     terminals = new Terminals();
-    terminals.start("carol", server.port, "carol", ["--ca", certificate.certFile]);
-    await terminals.waitForText("carol", "Password");
-    terminals.keys("carol", "C-r");
-    await terminals.waitForText("carol", "Again");
-    terminals.type("carol", PASSWORD);
-    terminals.keys("carol", "Enter");
-    terminals.type("carol", PASSWORD);
-    terminals.keys("carol", "Enter");
-    const screen = await terminals.waitForText("carol", "carol (you)");
+    const screen = await terminals.register("carol", server.port, "carol", ["--ca", certificate.certFile]);
     expect(statusLine(screen)).to.include("online");
   });
 });
@@ -311,15 +310,7 @@ describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
       ["alice", "laptop"],
       ["bob", "desk"],
     ] as const) {
-      terminals.start(user, port, user, ["--device", device]);
-      await terminals.waitForText(user, "Password");
-      terminals.keys(user, "C-r");
-      await terminals.waitForText(user, "Again");
-      terminals.type(user, PASSWORD);
-      terminals.keys(user, "Enter");
-      terminals.type(user, PASSWORD);
-      terminals.keys(user, "Enter");
-      await terminals.waitForText(user, `${user} (you)`);
+      await terminals.register(user, port, user, ["--device", device]);
     }
     // The same account on another device: a session beside the laptop's, not replacing it.
     terminals.start("phone", port, "alice", ["--device", "phone"]);

@@ -61,7 +61,11 @@ export class SqliteStore implements Store {
   #seqDirty = false;
   /** The events the batch being written adds to streams, in seq order. */
   #news: LiveEvent[] = [];
+  // Names never change once given (a deleted account or room keeps its row), so they are cached.
   readonly #userNames = new Map<number, string>();
+  readonly #roomNames = new Map<number, string>();
+  /** Users whose devices' positions moved since the last sweep: only their inboxes can be pruned. */
+  readonly #prunable = new Set<number>();
   /** Messages stored released while none waited for the normalizer: the cursor may follow. */
   #cursorBehind = false;
   #pendingCount: number | undefined;
@@ -444,7 +448,12 @@ export class SqliteStore implements Store {
   }
 
   #roomName(roomId: number): string {
-    return this.#s.roomName.get(roomId)?.name ?? "";
+    let name = this.#roomNames.get(roomId);
+    if (name === undefined) {
+      name = this.#s.roomName.get(roomId)?.name ?? "";
+      this.#roomNames.set(roomId, name);
+    }
+    return name;
   }
 
   // --- streams ----------------------------------------------------------------------------
@@ -495,6 +504,7 @@ export class SqliteStore implements Store {
       // Delivered is decided by the first device to acknowledge: the user's furthest position.
       const deliveredUpTo = this.#s.maxAcked.get(userId)?.top ?? 0;
       this.#s.moveDevice.run(upToSeq, at, deviceId);
+      this.#prunable.add(userId);
       if (upToSeq <= deliveredUpTo) return;
       let delivered = 0;
       for (const message of this.#s.newlyAcked.all(userId, deliveredUpTo, upToSeq)) {
@@ -663,7 +673,8 @@ export class SqliteStore implements Store {
         this.#forget(device);
         this.#deviceCount.delete(device.user_id);
       }
-      for (const { user_id } of this.#s.usersWithDevices.all()) this.#prune(user_id);
+      for (const userId of this.#prunable) this.#prune(userId);
+      this.#prunable.clear();
     });
   }
 
@@ -817,7 +828,7 @@ export class SqliteStore implements Store {
       id: room.id,
       name: room.name,
       ownerId: room.owner_id,
-      owner: this.#s.userName.get(room.owner_id)?.name ?? "",
+      owner: this.#nameOf(room.owner_id),
       members: members.length,
     };
   }

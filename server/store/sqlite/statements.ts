@@ -175,7 +175,6 @@ export function prepareStatements(db: Database.Database) {
     staleDevices: db.prepare<[string], DeviceRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE online = 0 AND last_seen_at < ?`,
     ),
-    usersWithDevices: db.prepare<[], { user_id: number }>("SELECT DISTINCT user_id FROM devices"),
     pruneInbox: db.prepare<[number, number]>("DELETE FROM inbox_events WHERE user_id = ? AND seq <= ?"),
     pruneMemberships: db.prepare<[number, number]>(
       "DELETE FROM room_members WHERE user_id = ? AND last_seq IS NOT NULL AND last_seq <= ?",
