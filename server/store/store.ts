@@ -165,7 +165,8 @@ export interface Store {
    * Logs a device in: creates it at its first log-in (its position starts at the oldest event
    * some other device of the user has not acknowledged, or at the start of the stream for the
    * user's first device), forgetting the least recently logged-in devices past `maxDevices`.
-   * Marks it online.
+   * Marks it online. Rejects with no_such_user when the account has been deleted, so a log-in
+   * whose password check raced deleteUser cannot outlive the account.
    */
   attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice>;
 

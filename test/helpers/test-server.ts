@@ -38,7 +38,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { dir?: string } = {},
+  options: { dir?: string; wrapStore?: (store: Store) => Store } = {},
 ): Promise<TestServer> {
   const temp = options.dir === undefined ? makeTempDir() : undefined;
   const dir = options.dir ?? temp!.dir;
@@ -83,7 +83,13 @@ export async function startTestServer(
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
-  const server = await ParleyServer.start({ settings, store, normalizer: normalizer.normalizer, logger });
+  const served = options.wrapStore?.(store) ?? store;
+  const server = await ParleyServer.start({
+    settings,
+    store: served,
+    normalizer: normalizer.normalizer,
+    logger,
+  });
   return {
     port: server.port,
     dbPath,

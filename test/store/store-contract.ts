@@ -285,6 +285,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.findUser("bob"))!.lastSeen).to.equal(at(30));
       });
 
+      it("attachDevice rejects a deleted account with no_such_user and adds no device", async () => {
+        const [alice] = await users("alice");
+        await store.deleteUser(alice!.id, at(5));
+        await expectStoreError(store.attachDevice(alice!.id, "laptop", at(6), MAX_DEVICES), "no_such_user");
+        expect(await store.listDevices(alice!.id)).to.deep.equal([]);
+      });
+
       it("deleteUser frees the name for a new account", async () => {
         const [alice] = await users("alice", "bob");
         await store.deleteUser(alice!.id, at(5));

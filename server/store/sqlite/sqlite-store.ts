@@ -197,6 +197,9 @@ export class SqliteStore implements Store {
 
   attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice> {
     return this.#writes.enqueue(() => {
+      if (this.#s.userLive.get(userId)?.live !== 1) {
+        throw new StoreError("no_such_user", "the account was deleted");
+      }
       const existing = this.#s.findDevice.get(userId, name);
       if (existing !== undefined) {
         this.#s.deviceLogin.run(at, at, existing.id);
