@@ -2,7 +2,9 @@
 // trying one password across many names are both slowed down. Successes cost nothing.
 //
 // A check takes its tokens before it starts and a success gives them back: checks in flight at
-// once cannot all pass on the one token left. The per-name limit only holds back addresses that
+// once cannot all pass on the one token left. A check that finds the tokens out but some of them
+// only reserved waits for those checks to end rather than being refused, so a crowd logging in
+// at once behind one address (a classroom, a restart) is slowed, not turned away. The per-name limit only holds back addresses that
 // have failed lately, so guessing from elsewhere cannot lock the owner out (as Prosody's
 // mod_limit_auth and ejabberd's mod_fail2ban limit by address); an address that has not failed
 // gets one check on a throttled name, counted as a failure until it succeeds.
@@ -26,6 +28,10 @@ export class LoginThrottle {
   readonly #byAddress: RateLimiter;
   /** When each address last failed (or began a check on a throttled name). */
   readonly #lastFailureMs = new Map<string, number>();
+  /** Checks in progress per "a:address" and "u:name": at most a bucket's worth each. */
+  readonly #inFlight = new Map<string, number>();
+  /** Checks waiting for one in progress on the same key to end. */
+  readonly #waiters = new Map<string, Array<() => void>>();
 
   constructor(failuresPerUserPerMin: number, failuresPerAddressPerMin: number) {
     this.#byUser = new RateLimiter(
@@ -50,32 +56,42 @@ export class LoginThrottle {
    * account) from `address`; undefined when it is refused. The address is asked first, so a
    * refused address adds no name to the table.
    */
-  begin(user: string | undefined, address: string, nowMs: number): LoginTicket | undefined {
-    if (!this.#byAddress.take(address, nowMs)) return undefined;
+  async begin(
+    user: string | undefined,
+    address: string,
+    now: () => number,
+  ): Promise<LoginTicket | undefined> {
+    if (!(await this.#reserve(this.#byAddress, `a:${address}`, address, now))) return undefined;
     if (user === undefined) return { userKey: undefined, address, tookUserToken: false };
     const userKey = user.toLowerCase();
-    if (this.#byUser.take(userKey, nowMs)) return { userKey, address, tookUserToken: true };
-    if (this.#failedRecently(address, nowMs)) {
-      this.#byAddress.give(address, nowMs);
+    if (await this.#reserve(this.#byUser, `u:${userKey}`, userKey, now)) {
+      return { userKey, address, tookUserToken: true };
+    }
+    if (this.#failedRecently(address, now())) {
+      this.#byAddress.give(address, now());
+      this.#settle(`a:${address}`);
       return undefined;
     }
-    this.#noteFailure(address, nowMs);
+    this.#noteFailure(address, now());
     return { userKey, address, tookUserToken: false };
   }
 
   /** The password was right: the check costs nothing and the address's record is clean again. */
   succeeded(ticket: LoginTicket, nowMs: number): void {
-    this.#refund(ticket, nowMs);
     this.#lastFailureMs.delete(ticket.address);
+    this.#refund(ticket, nowMs);
+    this.#settleTicket(ticket);
   }
 
   failed(ticket: LoginTicket, nowMs: number): void {
     this.#noteFailure(ticket.address, nowMs);
+    this.#settleTicket(ticket);
   }
 
   /** The check could not be made (the store failed): it costs nothing. */
   abandoned(ticket: LoginTicket, nowMs: number): void {
     this.#refund(ticket, nowMs);
+    this.#settleTicket(ticket);
   }
 
   prune(nowMs: number): void {
@@ -89,6 +105,37 @@ export class LoginThrottle {
   #refund(ticket: LoginTicket, nowMs: number): void {
     this.#byAddress.give(ticket.address, nowMs);
     if (ticket.tookUserToken) this.#byUser.give(ticket.userKey!, nowMs);
+  }
+
+  // A token, or, while checks holding some are in flight, the end of one of them and another try.
+  async #reserve(limiter: RateLimiter, slot: string, key: string, now: () => number): Promise<boolean> {
+    for (;;) {
+      if (limiter.take(key, now())) {
+        this.#inFlight.set(slot, (this.#inFlight.get(slot) ?? 0) + 1);
+        return true;
+      }
+      if (!this.#inFlight.has(slot)) return false;
+      await new Promise<void>((resolve) => {
+        const waiting = this.#waiters.get(slot);
+        if (waiting === undefined) this.#waiters.set(slot, [resolve]);
+        else waiting.push(resolve);
+      });
+    }
+  }
+
+  #settleTicket(ticket: LoginTicket): void {
+    this.#settle(`a:${ticket.address}`);
+    if (ticket.tookUserToken) this.#settle(`u:${ticket.userKey}`);
+  }
+
+  #settle(slot: string): void {
+    const left = (this.#inFlight.get(slot) ?? 1) - 1;
+    if (left === 0) this.#inFlight.delete(slot);
+    else this.#inFlight.set(slot, left);
+    const waiting = this.#waiters.get(slot);
+    if (waiting === undefined) return;
+    this.#waiters.delete(slot);
+    for (const wake of waiting) wake();
   }
 
   #failedRecently(address: string, nowMs: number): boolean {

@@ -20,7 +20,9 @@ export async function authenticate(
   // A name that breaks the rules is no account: it costs the address a failure and no scrypt
   // work, and is neither remembered by the throttle nor written to the log (it may be a password).
   const valid = isValidUserName(userName);
-  const ticket = throttle.begin(valid ? userName : undefined, connection.remoteAddress, nowMs(services));
+  const ticket = await throttle.begin(valid ? userName : undefined, connection.remoteAddress, () =>
+    nowMs(services),
+  );
   if (ticket === undefined) {
     throw new ProtocolError("rate_limited", "too many failed attempts; wait a minute and try again");
   }
