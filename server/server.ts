@@ -26,6 +26,8 @@ export const SERVER_NAME = "parley/0.1.0";
 
 const MAX_HOUSEKEEPING_INTERVAL_MS = 1000;
 const LIMITER_PRUNE_INTERVAL_MS = 60_000;
+/** Addresses whose recent registrations are remembered at most; past it the oldest are forgotten. */
+const MAX_REGISTERING_ADDRESSES = 100_000;
 /** Sockets past --max-connections that the listener still takes, to tell them why they are refused. */
 const REFUSAL_HEADROOM = 64;
 /**
@@ -108,6 +110,11 @@ export class ParleyServer {
       store,
       passwords: new PasswordChecker(settings.scryptCost),
       sendLimiter: new RateLimiter(settings.sendRatePerSec, settings.sendBurst),
+      registrationLimiter: new RateLimiter(
+        settings.registrationsPerAddressPerHour / 3600,
+        settings.registrationsPerAddressPerHour,
+        MAX_REGISTERING_ADDRESSES,
+      ),
       loginThrottle: new LoginThrottle(
         settings.loginFailuresPerUserPerMin,
         settings.loginFailuresPerAddressPerMin,
@@ -139,6 +146,7 @@ export class ParleyServer {
         lastPruneMs = nowMs;
         this.#services.sendLimiter.prune(nowMs);
         this.#services.loginThrottle.prune(nowMs);
+        this.#services.registrationLimiter.prune(nowMs);
       }
     }, intervalMs);
     this.#housekeeping.unref();

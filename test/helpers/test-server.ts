@@ -10,12 +10,13 @@ import { openStore } from "../../server/store/open-store.js";
 import type { Store } from "../../server/store/store.js";
 import { makeTempDir } from "./temp-dir.js";
 
-/** Settings that keep tests fast: cheap password hashing, no send limit. */
+/** Settings that keep tests fast: cheap password hashing, no send or registration limit. */
 export const TEST_SETTINGS: Partial<ServerSettings> = {
   host: "127.0.0.1",
   port: 0,
   scryptCost: 1024,
   sendRatePerSec: 0,
+  registrationsPerAddressPerHour: 0,
 };
 
 export interface TestServer {
