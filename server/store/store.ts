@@ -29,6 +29,11 @@ export class StoreError extends Error {
   }
 }
 
+export interface UserPage {
+  readonly users: UserRecord[];
+  readonly more: boolean;
+}
+
 export interface UserRecord {
   readonly id: number;
   /** The user name as registered (its case kept). */
@@ -145,8 +150,12 @@ export interface Store {
   /** A live (not deleted) account by name, compared without regard to case. */
   findUser(user: string): Promise<UserRecord | undefined>;
 
-  /** Every live account, ordered by user name. */
-  listUsers(): Promise<UserRecord[]>;
+  /**
+   * Live accounts in user-name order without regard to case: at most `limit` of them, those whose
+   * name comes after `after` (compared the same way; undefined starts at the first), and `more`
+   * when others follow.
+   */
+  listUsers(after: string | undefined, limit: number): Promise<UserPage>;
 
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;
