@@ -33,9 +33,9 @@ export const ARGUMENTS: Readonly<Record<Op, readonly string[]>> = {
 /**
  * The error codes each op may answer with: the protocol's table, bad_argument for every op that
  * takes arguments, not_logged_in for every op that needs a session, and rate_limited for
- * unregister (server/protocol/README.md: it counts as a failed log-in) and register (the registration
- * limit). `unavailable` is left
- * out on purpose: these tests run on a healthy disk, where it would mean a broken store.
+ * unregister (server/protocol/README.md: it counts as a failed log-in) and register (the
+ * registration limit). `unavailable` is left out on purpose: these tests run on a healthy disk,
+ * where it would mean a broken store.
  */
 export const OP_ERROR_CODES: Readonly<Record<Op, readonly ErrorCode[]>> = {
   hello: ["bad_argument", "unsupported_version"],
