@@ -148,6 +148,12 @@ export interface Store {
   /** Every live account, ordered by user name. */
   listUsers(): Promise<UserRecord[]>;
 
+  /**
+   * Replaces a live account's password hash (an administrator's reset). Rejects with
+   * no_such_user when the account is deleted or unknown.
+   */
+  setPasswordHash(userId: number, passwordHash: string): Promise<void>;
+
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;
 

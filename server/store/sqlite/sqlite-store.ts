@@ -155,6 +155,14 @@ export class SqliteStore implements Store {
     });
   }
 
+  setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    return this.#writes.enqueue(() => {
+      if (this.#s.setPasswordHash.run(passwordHash, userId).changes === 0) {
+        throw new StoreError("no_such_user", `there is no live user with id ${userId}`);
+      }
+    });
+  }
+
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
     return this.#writes.enqueue(() => {
       this.#s.setPresence.run(online ? 1 : 0, at, userId);

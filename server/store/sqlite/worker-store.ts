@@ -96,6 +96,9 @@ export class WorkerStore implements Store {
   listUsers(): Promise<UserRecord[]> {
     return this.#call("listUsers", []);
   }
+  setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    return this.#call("setPasswordHash", [userId, passwordHash]);
+  }
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
     return this.#call("recordPresence", [userId, online, at]);
   }
