@@ -48,6 +48,18 @@ export interface ServerSettings {
   readonly maxConnectionsPerAddress: number;
   /** A connection not logged in this long after connecting is closed. */
   readonly loginTimeoutMs: number;
+  /** "closed": the register op is refused; only an administrator creates accounts. */
+  readonly registration: RegistrationPolicy;
+  /** The Unix socket `parley-server admin` talks to; undefined puts it beside the database. */
+  readonly adminSocket: string | undefined;
+}
+
+export const REGISTRATION_POLICIES = ["open", "closed"] as const;
+export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
+
+/** Where the admin socket is: --admin-socket, or `parley-admin.sock` beside the database. */
+export function adminSocketPath(settings: Pick<ServerSettings, "adminSocket" | "dbPath">): string {
+  return settings.adminSocket ?? path.join(path.dirname(path.resolve(settings.dbPath)), "parley-admin.sock");
 }
 
 export function defaultDbPath(): string {
@@ -84,15 +96,19 @@ export const DEFAULTS: ServerSettings = {
   maxConnections: 20_000,
   maxConnectionsPerAddress: 256,
   loginTimeoutMs: 30_000,
+  registration: "open",
+  adminSocket: undefined,
 };
 
-type Kind = "string" | "integer" | "number" | "level";
+type Kind = "string" | "integer" | "number" | "level" | "choice";
 
 interface Flag {
   readonly key: keyof ServerSettings;
   readonly kind: Kind;
   readonly min?: number;
   readonly max?: number;
+  /** The values a "choice" accepts. */
+  readonly choices?: readonly string[];
   readonly help: string;
   /** Turns the flag's value into the config's unit. */
   readonly scale?: number;
@@ -238,6 +254,17 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     min: 100,
     help: "close a connection not logged in this long after connecting",
   },
+  registration: {
+    key: "registration",
+    kind: "choice",
+    choices: REGISTRATION_POLICIES,
+    help: "open: anyone may register; closed: only `parley-server admin create-user`",
+  },
+  "admin-socket": {
+    key: "adminSocket",
+    kind: "string",
+    help: "Unix socket for `parley-server admin` (default: parley-admin.sock beside the database)",
+  },
 };
 
 export class UsageError extends Error {}
@@ -255,6 +282,11 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case "level":
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
         throw new UsageError(`${where} must be one of ${LOG_LEVELS.join(", ")}, not "${raw}"`);
+      }
+      return raw;
+    case "choice":
+      if (!(spec.choices ?? []).includes(raw)) {
+        throw new UsageError(`${where} must be one of ${(spec.choices ?? []).join(", ")}, not "${raw}"`);
       }
       return raw;
     case "integer":
@@ -303,7 +335,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 export function usage(): string {
-  const lines = ["Usage: parley-server [options]", "", "Options (each also as an environment variable):"];
+  const lines = [
+    "Usage: parley-server [options]",
+    "       parley-server admin <command>   (accounts; see parley-server admin --help)",
+    "",
+    "Options (each also as an environment variable):",
+  ];
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const key = spec.key;
     const raw = DEFAULTS[key];

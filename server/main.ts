@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // parley-server: parse the command line, open the database, start the normalizer and the
-// listener, and shut all of it down in order on SIGTERM or SIGINT.
+// listener, and shut all of it down in order on SIGTERM or SIGINT. `parley-server admin …`
+// administers accounts instead (server/admin/admin-cli.ts).
 
-import { parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
+import { runAdminCommand } from "./admin/admin-cli.js";
+import { AdminSocket } from "./admin/admin-socket.js";
+import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
 import { ParleyServer } from "./server.js";
@@ -10,6 +13,8 @@ import { openStore } from "./store/open-store.js";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+/** An admin command working on the database of a stopped server is given this long to finish. */
+const ADMIN_SOCKET_WAIT_MS = 30_000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`parley-server: ${message}\n`);
@@ -33,6 +38,10 @@ function readSettings(): ServerSettings {
 async function main(): Promise<void> {
   const settings = readSettings();
   const log = createLogger(settings.logLevel);
+  // Before the store: an admin command may be working on the database; it is waited for.
+  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), log, ADMIN_SOCKET_WAIT_MS).catch(
+    (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
+  );
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
   );
@@ -45,6 +54,7 @@ async function main(): Promise<void> {
     store,
     normalizer: normalizer.normalizer,
     logger: log,
+    adminSocket,
   }).catch(async (error: Error) => {
     await normalizer.close();
     await store.close();
@@ -62,6 +72,8 @@ async function main(): Promise<void> {
     await server.stop();
     await normalizer.close();
     await store.close();
+    // Last: an admin command that finds it gone works on the database itself.
+    await adminSocket.close();
     log.info("stopped");
     process.exitCode = 0;
   };
@@ -75,4 +87,10 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+if (process.argv[2] === "admin") {
+  void runAdminCommand(process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
+} else {
+  void main();
+}

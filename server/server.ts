@@ -4,6 +4,8 @@
 import fs from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import { type AdminContext, runAdminRequest } from "./admin/admin-ops.js";
+import type { AdminSocket } from "./admin/admin-socket.js";
 import type { Services } from "./commands/command.js";
 import { COMMANDS } from "./commands/index.js";
 import type { ServerSettings } from "./config.js";
@@ -35,6 +37,11 @@ export interface ServerOptions {
   readonly normalizer: TextNormalizer;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /**
+   * The admin socket, claimed before the store was opened and closed after it (by the caller):
+   * the server answers it while it runs, and `busy` once stopping. Without one, no administration.
+   */
+  readonly adminSocket?: AdminSocket;
 }
 
 export class ParleyServer {
@@ -50,6 +57,7 @@ export class ParleyServer {
   readonly #housekeeping: NodeJS.Timeout;
   #nextConnectionId = 1;
   #stopping: Promise<void> | undefined;
+  #adminSocket: AdminSocket | undefined;
 
   private constructor(options: ServerOptions) {
     const { settings, store, logger } = options;
@@ -142,20 +150,53 @@ export class ParleyServer {
     return listener;
   }
 
-  /** Starts listening; resolves once the port is bound. */
+  /** Starts listening, and answering the admin socket; resolves once the port is bound. */
   static async start(options: ServerOptions): Promise<ParleyServer> {
     await options.store.resetPresence();
     const server = new ParleyServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#listener.once("error", reject);
-      server.#listener.listen(options.settings.port, options.settings.host, () => {
-        server.#listener.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.#listener.once("error", reject);
+        server.#listener.listen(options.settings.port, options.settings.host, () => {
+          server.#listener.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      clearInterval(server.#housekeeping);
+      server.#sweeper.stop();
+      throw error;
+    }
+    const admin = server.#adminContext();
+    server.#adminSocket = options.adminSocket;
+    server.#adminSocket?.serve((request) =>
+      server.#stopping === undefined
+        ? runAdminRequest(admin, request)
+        : Promise.resolve({ ok: false, code: "busy", message: "the server is shutting down; try again" }),
+    );
     // Messages stored but not normalized before a restart are taken up again.
     server.#normalization.wake();
     return server;
+  }
+
+  // Administrators act through the server while it runs, so that it ends a removed account's
+  // sessions at once and its store stays the database's only writer.
+  #adminContext(): AdminContext {
+    const sessions = this.#services.sessions;
+    return {
+      store: this.#services.store,
+      passwords: this.#services.passwords,
+      log: this.#log,
+      now: this.#services.now,
+      sessions: {
+        isOnline: (userId) => sessions.isOnline(userId),
+        endSessionsOf: (userId, reason) => {
+          const ended = sessions.sessionsOf(userId);
+          for (const session of ended) session.connection.close(reason, { ev: "session_replaced" });
+          return ended.length;
+        },
+      },
+    };
   }
 
   get port(): number {

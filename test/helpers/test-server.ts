@@ -2,7 +2,8 @@
 // listener on 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
 
 import path from "node:path";
-import { DEFAULTS, type ServerSettings } from "../../server/config.js";
+import { AdminSocket } from "../../server/admin/admin-socket.js";
+import { adminSocketPath, DEFAULTS, type ServerSettings } from "../../server/config.js";
 import { createLogger, type LogLevel } from "../../server/logger.js";
 import { openNormalizer } from "../../server/normalization/open-normalizer.js";
 import { ParleyServer } from "../../server/server.js";
@@ -21,6 +22,7 @@ export const TEST_SETTINGS: Partial<ServerSettings> = {
 export interface TestServer {
   readonly port: number;
   readonly dbPath: string;
+  readonly settings: ServerSettings;
   readonly server: ParleyServer;
   readonly store: Store;
   /** The server's log lines, parsed. */
@@ -80,13 +82,22 @@ export async function startTestServer(
       });
     });
   };
+  // As main.ts does: the admin socket before the store, released after it.
+  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), logger, 10_000);
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
-  const server = await ParleyServer.start({ settings, store, normalizer: normalizer.normalizer, logger });
+  const server = await ParleyServer.start({
+    settings,
+    store,
+    normalizer: normalizer.normalizer,
+    logger,
+    adminSocket,
+  });
   return {
     port: server.port,
     dbPath,
+    settings,
     server,
     store,
     logLines,
@@ -97,6 +108,7 @@ export async function startTestServer(
       await server.stop();
       await normalizer.close();
       await store.close();
+      await adminSocket.close();
       temp?.remove();
     },
   };
