@@ -50,6 +50,9 @@ export interface ServerSettings {
   readonly loginTimeoutMs: number;
   /** "closed": the register op is refused; only an administrator creates accounts. */
   readonly registration: RegistrationPolicy;
+  /** Serve Prometheus metrics over HTTP on this port; undefined serves none. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
   /** The Unix socket `parley-server admin` talks to; undefined puts it beside the database. */
   readonly adminSocket: string | undefined;
 }
@@ -97,6 +100,8 @@ export const DEFAULTS: ServerSettings = {
   maxConnectionsPerAddress: 256,
   loginTimeoutMs: 30_000,
   registration: "open",
+  metricsPort: undefined,
+  metricsHost: "127.0.0.1",
   adminSocket: undefined,
 };
 
@@ -260,6 +265,14 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     choices: REGISTRATION_POLICIES,
     help: "open: anyone may register; closed: only `parley-server admin create-user`",
   },
+  "metrics-port": {
+    key: "metricsPort",
+    kind: "integer",
+    min: 0,
+    max: 65_535,
+    help: "serve Prometheus metrics at http://<metrics-host>:<port>/metrics; 0 picks a free port",
+  },
+  "metrics-host": { key: "metricsHost", kind: "string", help: "address the metrics listener binds" },
   "admin-socket": {
     key: "adminSocket",
     kind: "string",

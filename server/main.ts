@@ -7,6 +7,7 @@ import { runAdminCommand } from "./admin/admin-cli.js";
 import { AdminSocket } from "./admin/admin-socket.js";
 import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
+import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
 import { ParleyServer } from "./server.js";
 import { openStore } from "./store/open-store.js";
@@ -49,12 +50,24 @@ async function main(): Promise<void> {
     await store.close();
     return fail(`cannot start the normalizer: ${error.message}`, EXIT_FAILURE);
   });
+  const metrics = settings.metricsPort === undefined ? undefined : new PrometheusMetrics();
+  const metricsListener = await metrics
+    ?.serve(settings.metricsHost, settings.metricsPort!, log)
+    .catch(async (error: Error) => {
+      await normalizer.close();
+      await store.close();
+      return fail(
+        `cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${error.message}`,
+        EXIT_FAILURE,
+      );
+    });
   const server = await ParleyServer.start({
     settings,
     store,
     normalizer: normalizer.normalizer,
     logger: log,
     adminSocket,
+    ...(metrics === undefined ? {} : { metrics }),
   }).catch(async (error: Error) => {
     await normalizer.close();
     await store.close();
@@ -70,6 +83,7 @@ async function main(): Promise<void> {
     // If anything hangs past the deadline, leave anyway: every acknowledged write is committed.
     setTimeout(() => process.exit(EXIT_FAILURE), settings.shutdownTimeoutMs + 2000).unref();
     await server.stop();
+    metricsListener?.close();
     await normalizer.close();
     await store.close();
     // Last: an admin command that finds it gone works on the database itself.

@@ -15,6 +15,8 @@ import { SessionRegistry } from "./delivery/session-registry.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { Logger } from "./logger.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { countedNormalizer } from "./metrics/counted-normalizer.js";
+import { NO_METRICS, type ServerMetrics } from "./metrics/server-metrics.js";
 import { MessageIntake } from "./normalization/message-intake.js";
 import { NormalizationStage } from "./normalization/normalization-stage.js";
 import type { TextNormalizer } from "./normalization/text-normalizer.js";
@@ -42,6 +44,8 @@ export interface ServerOptions {
    * the server answers it while it runs, and `busy` once stopping. Without one, no administration.
    */
   readonly adminSocket?: AdminSocket;
+  /** What the server counts; nothing by default (--metrics-port makes a Prometheus one). */
+  readonly metrics?: ServerMetrics;
 }
 
 export class ParleyServer {
@@ -62,17 +66,21 @@ export class ParleyServer {
   private constructor(options: ServerOptions) {
     const { settings, store, logger } = options;
     const now = options.now ?? (() => new Date());
+    const metrics = options.metrics ?? NO_METRICS;
     this.#log = logger;
     this.#settings = settings;
-    const sessions = new SessionRegistry(store, settings.maxInFlight, settings.maxDevices, logger, now);
-    this.#normalization = new NormalizationStage(store, options.normalizer, logger, now);
-    const intake = new MessageIntake(
+    const sessions = new SessionRegistry(
       store,
-      options.normalizer,
-      this.#normalization,
+      settings.maxInFlight,
+      settings.maxDevices,
       logger,
-      settings.intakeWindow,
+      now,
+      options.metrics === undefined ? undefined : (count) => metrics.eventsDelivered(count),
     );
+    const normalizer =
+      options.metrics === undefined ? options.normalizer : countedNormalizer(options.normalizer, metrics);
+    this.#normalization = new NormalizationStage(store, normalizer, logger, now);
+    const intake = new MessageIntake(store, normalizer, this.#normalization, logger, settings.intakeWindow);
     // Connections that stopped reading while the intake was full read again.
     intake.onDecongested(() => {
       for (const connection of this.#connections) connection.updateReading();
@@ -99,8 +107,18 @@ export class ParleyServer {
       ),
       sessions,
       intake,
+      metrics,
       now,
     };
+    if (options.metrics !== undefined) {
+      store.onCommits((commits) => metrics.storeCommitted(commits));
+      metrics.readGaugesFrom(() => ({
+        connections: this.#connections.size,
+        sessions: sessions.sessionCount,
+        inFlightEvents: sessions.inFlightEvents(),
+        intakeMessages: intake.inFlight,
+      }));
+    }
     this.#dispatcher = new Dispatcher(COMMANDS, this.#services);
     this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, logger, now);
     this.#listener = ParleyServer.#createListener(settings, (socket) => this.#accept(socket), logger);
@@ -254,6 +272,7 @@ export class ParleyServer {
       return;
     }
     this.#connectionsByAddress.set(address, fromAddress + 1);
+    this.#services.metrics.connectionAccepted();
     const id = this.#nextConnectionId++;
     const log = this.#log.child({ conn: id });
     const connection = new Connection(id, socket, this.#settings, this.#dispatcher, log);

@@ -135,9 +135,23 @@ export interface LiveEvent {
  */
 export type InboxListener = (events: readonly LiveEvent[]) => void;
 
+/** One committed transaction, for the operator's metrics. */
+export interface CommitRecord {
+  /** Writes (store calls) that shared it. */
+  readonly writes: number;
+  /** How long COMMIT took: with SQLite in WAL mode and synchronous=FULL, mostly the fsync. */
+  readonly commitMs: number;
+}
+
+/** Called with the transactions committed since the last call (batched, like InboxListener). */
+export type CommitListener = (commits: readonly CommitRecord[]) => void;
+
 export interface Store {
   /** Registers the listener told of new events after every commit. */
   onNewEvents(listener: InboxListener): void;
+
+  /** Registers a listener told of every commit (its size and duration): for metrics only. */
+  onCommits(listener: CommitListener): void;
 
   /** Rejects with user_exists when the name is taken, compared without regard to case. */
   createUser(input: NewUser): Promise<UserRecord>;

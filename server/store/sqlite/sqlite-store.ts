@@ -14,6 +14,8 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type CommitListener,
+  type CommitRecord,
   type Conversation,
   type DeviceRecord,
   type EnqueuedMessage,
@@ -54,6 +56,7 @@ export class SqliteStore implements Store {
   readonly #writes: WriteQueue;
   readonly #s: ReturnType<typeof prepareStatements>;
   readonly #listeners: InboxListener[] = [];
+  readonly #commitListeners: CommitListener[] = [];
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -83,7 +86,7 @@ export class SqliteStore implements Store {
     this.#lastSeq = this.#s.lastSeq.get()!.last_seq;
     this.#writes = new WriteQueue(db, options.logger, {
       beforeCommit: () => this.#beforeCommit(),
-      afterCommit: () => this.#afterCommit(),
+      afterCommit: (commit) => this.#afterCommit(commit),
       afterRollback: () => this.#afterRollback(),
     });
   }
@@ -103,6 +106,10 @@ export class SqliteStore implements Store {
 
   onNewEvents(listener: InboxListener): void {
     this.#listeners.push(listener);
+  }
+
+  onCommits(listener: CommitListener): void {
+    this.#commitListeners.push(listener);
   }
 
   // --- accounts ---------------------------------------------------------------------------
@@ -886,7 +893,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  #afterCommit(): void {
+  #afterCommit(commit: CommitRecord): void {
+    for (const listener of this.#commitListeners) listener([commit]);
     if (this.#news.length === 0) return;
     const news = this.#news;
     this.#news = [];

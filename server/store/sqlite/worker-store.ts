@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { HistoryMessage, InboxEvent } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type CommitListener,
   type Conversation,
   type DeviceRecord,
   type EnqueuedMessage,
@@ -34,6 +35,7 @@ export class WorkerStore implements Store {
   readonly #worker: Worker;
   readonly #logger: StoreLogger | undefined;
   readonly #listeners: InboxListener[] = [];
+  readonly #commitListeners: CommitListener[] = [];
   readonly #pending = new Map<number, Pending>();
   #calls: StoreCall[] = [];
   #nextId = 1;
@@ -76,6 +78,10 @@ export class WorkerStore implements Store {
 
   onNewEvents(listener: InboxListener): void {
     this.#listeners.push(listener);
+  }
+
+  onCommits(listener: CommitListener): void {
+    this.#commitListeners.push(listener);
   }
 
   hasUnnormalized(): boolean {
@@ -233,6 +239,7 @@ export class WorkerStore implements Store {
     }
     if (!("outcomes" in message)) return;
     this.#unnormalized = message.unnormalized;
+    if (message.commits.length > 0) for (const listener of this.#commitListeners) listener(message.commits);
     // New events first: a session woken now reads after the commits these answers report.
     if (message.events.length > 0) for (const listener of this.#listeners) listener(message.events);
     for (const outcome of message.outcomes) this.#settle(outcome);
