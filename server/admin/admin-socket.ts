@@ -7,6 +7,7 @@
 
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import type { Logger } from "../logger.js";
 import { AdminError, type AdminRequest, type AdminResult, parseAdminRequest } from "./admin-ops.js";
 
@@ -89,6 +90,8 @@ export async function claimAdminSocket(
       `the admin socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; choose a shorter one with --admin-socket`,
     );
   }
+  // On a first start the database's folder does not exist yet: the socket comes before the store.
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   const server = net.createServer((socket) => serve(socket, handle, log));
   try {
     await listen(server, socketPath);

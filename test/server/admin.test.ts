@@ -141,7 +141,8 @@ describe("administration (integration)", function () {
   describe("on a stopped server", () => {
     it("works on the database itself, and the server started afterwards sees the accounts", async () => {
       temp = makeTempDir();
-      const dbPath = path.join(temp.dir, "parley.db");
+      // A folder that does not exist yet, as on a first install.
+      const dbPath = path.join(temp.dir, "data", "parley.db");
       const created = await admin(dbPath, ["create-user", "fay"], `${PASSWORD}\n`);
       expect(created.code).to.equal(0);
       expect(created.stderr).to.include("no server is running");
@@ -151,7 +152,7 @@ describe("administration (integration)", function () {
       );
       expect((await admin(dbPath, ["reset-password", "fay"], `${NEW_PASSWORD}\n`)).code).to.equal(0);
 
-      server = await startTestServer({ registration: "closed" }, { dir: temp.dir });
+      server = await startTestServer({ registration: "closed" }, { dir: path.join(temp.dir, "data") });
       const client = await connect();
       await client.ok("login", { user: "fay", password: NEW_PASSWORD });
       expect((await client.ok("users")).users.map((user: { user: string }) => user.user)).to.deep.equal([
