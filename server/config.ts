@@ -50,6 +50,21 @@ export interface ServerSettings {
   readonly maxConnectionsPerAddress: number;
   /** A connection not logged in this long after connecting is closed. */
   readonly loginTimeoutMs: number;
+  /** "closed": the register op is refused; only an administrator creates accounts. */
+  readonly registration: RegistrationPolicy;
+  /** Serve Prometheus metrics over HTTP on this port; undefined serves none. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
+  /** The Unix socket `parley-server admin` talks to; undefined puts it beside the database. */
+  readonly adminSocket: string | undefined;
+}
+
+export const REGISTRATION_POLICIES = ["open", "closed"] as const;
+export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
+
+/** Where the admin socket is: --admin-socket, or `parley-admin.sock` beside the database. */
+export function adminSocketPath(settings: Pick<ServerSettings, "adminSocket" | "dbPath">): string {
+  return settings.adminSocket ?? path.join(path.dirname(path.resolve(settings.dbPath)), "parley-admin.sock");
 }
 
 export function defaultDbPath(): string {
@@ -87,15 +102,21 @@ export const DEFAULTS: ServerSettings = {
   maxConnections: 20_000,
   maxConnectionsPerAddress: 256,
   loginTimeoutMs: 30_000,
+  registration: "open",
+  metricsPort: undefined,
+  metricsHost: "127.0.0.1",
+  adminSocket: undefined,
 };
 
-type Kind = "string" | "integer" | "number" | "level";
+type Kind = "string" | "integer" | "number" | "level" | "choice";
 
 interface Flag {
   readonly key: keyof ServerSettings;
   readonly kind: Kind;
   readonly min?: number;
   readonly max?: number;
+  /** The values a "choice" accepts. */
+  readonly choices?: readonly string[];
   readonly help: string;
   /** Turns the flag's value into the config's unit. */
   readonly scale?: number;
@@ -247,6 +268,25 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     min: 100,
     help: "close a connection not logged in this long after connecting",
   },
+  registration: {
+    key: "registration",
+    kind: "choice",
+    choices: REGISTRATION_POLICIES,
+    help: "open: anyone may register; closed: only `parley-server admin create-user`",
+  },
+  "metrics-port": {
+    key: "metricsPort",
+    kind: "integer",
+    min: 0,
+    max: 65_535,
+    help: "serve Prometheus metrics at http://<metrics-host>:<port>/metrics; 0 picks a free port",
+  },
+  "metrics-host": { key: "metricsHost", kind: "string", help: "address the metrics listener binds" },
+  "admin-socket": {
+    key: "adminSocket",
+    kind: "string",
+    help: "Unix socket for `parley-server admin` (default: parley-admin.sock beside the database)",
+  },
 };
 
 export class UsageError extends Error {}
@@ -264,6 +304,11 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case "level":
       if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
         throw new UsageError(`${where} must be one of ${LOG_LEVELS.join(", ")}, not "${raw}"`);
+      }
+      return raw;
+    case "choice":
+      if (!(spec.choices ?? []).includes(raw)) {
+        throw new UsageError(`${where} must be one of ${(spec.choices ?? []).join(", ")}, not "${raw}"`);
       }
       return raw;
     case "integer":
@@ -312,7 +357,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 export function usage(): string {
-  const lines = ["Usage: parley-server [options]", "", "Options (each also as an environment variable):"];
+  const lines = [
+    "Usage: parley-server [options]",
+    "       parley-server admin <command>   (accounts; see parley-server admin --help)",
+    "",
+    "Options (each also as an environment variable):",
+  ];
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const key = spec.key;
     const raw = DEFAULTS[key];

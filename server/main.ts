@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // parley-server: parse the command line, open the database, start the normalizer and the
-// listener, and shut all of it down in order on SIGTERM or SIGINT.
+// listener, and shut all of it down in order on SIGTERM or SIGINT. `parley-server admin …`
+// administers accounts instead (server/admin/admin-cli.ts).
 
-import { parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
+import { runAdminCommand } from "./admin/admin-cli.js";
+import { AdminSocket } from "./admin/admin-socket.js";
+import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
+import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
 import { ParleyServer } from "./server.js";
 import { openStore } from "./store/open-store.js";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+/** An admin command working on the database of a stopped server is given this long to finish. */
+const ADMIN_SOCKET_WAIT_MS = 30_000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`parley-server: ${message}\n`);
@@ -33,6 +39,10 @@ function readSettings(): ServerSettings {
 async function main(): Promise<void> {
   const settings = readSettings();
   const log = createLogger(settings.logLevel);
+  // Before the store: an admin command may be working on the database; it is waited for.
+  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), log, ADMIN_SOCKET_WAIT_MS).catch(
+    (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
+  );
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
   );
@@ -40,11 +50,24 @@ async function main(): Promise<void> {
     await store.close();
     return fail(`cannot start the normalizer: ${error.message}`, EXIT_FAILURE);
   });
+  const metrics = settings.metricsPort === undefined ? undefined : new PrometheusMetrics();
+  const metricsListener = await metrics
+    ?.serve(settings.metricsHost, settings.metricsPort!, log)
+    .catch(async (error: Error) => {
+      await normalizer.close();
+      await store.close();
+      return fail(
+        `cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${error.message}`,
+        EXIT_FAILURE,
+      );
+    });
   const server = await ParleyServer.start({
     settings,
     store,
     normalizer: normalizer.normalizer,
     logger: log,
+    adminSocket,
+    ...(metrics === undefined ? {} : { metrics }),
   }).catch(async (error: Error) => {
     await normalizer.close();
     await store.close();
@@ -60,8 +83,11 @@ async function main(): Promise<void> {
     // If anything hangs past the deadline, leave anyway: every acknowledged write is committed.
     setTimeout(() => process.exit(EXIT_FAILURE), settings.shutdownTimeoutMs + 2000).unref();
     await server.stop();
+    metricsListener?.close();
     await normalizer.close();
     await store.close();
+    // Last: an admin command that finds it gone works on the database itself.
+    await adminSocket.close();
     log.info("stopped");
     process.exitCode = 0;
   };
@@ -75,4 +101,10 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+if (process.argv[2] === "admin") {
+  void runAdminCommand(process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
+} else {
+  void main();
+}

@@ -4,6 +4,8 @@
 import fs from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import { type AdminContext, runAdminRequest } from "./admin/admin-ops.js";
+import type { AdminSocket } from "./admin/admin-socket.js";
 import type { Services } from "./commands/command.js";
 import { COMMANDS } from "./commands/index.js";
 import type { ServerSettings } from "./config.js";
@@ -13,6 +15,8 @@ import { SessionRegistry } from "./delivery/session-registry.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { Logger } from "./logger.js";
 import { LoginThrottle } from "./login-throttle.js";
+import { countedNormalizer } from "./metrics/counted-normalizer.js";
+import { NO_METRICS, type ServerMetrics } from "./metrics/server-metrics.js";
 import { MessageIntake } from "./normalization/message-intake.js";
 import { NormalizationStage } from "./normalization/normalization-stage.js";
 import type { TextNormalizer } from "./normalization/text-normalizer.js";
@@ -56,6 +60,13 @@ export interface ServerOptions {
   readonly normalizer: TextNormalizer;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /**
+   * The admin socket, claimed before the store was opened and closed after it (by the caller):
+   * the server answers it while it runs, and `busy` once stopping. Without one, no administration.
+   */
+  readonly adminSocket?: AdminSocket;
+  /** What the server counts; nothing by default (--metrics-port makes a Prometheus one). */
+  readonly metrics?: ServerMetrics;
 }
 
 export class ParleyServer {
@@ -75,21 +86,26 @@ export class ParleyServer {
   readonly #housekeeping: NodeJS.Timeout;
   #nextConnectionId = 1;
   #stopping: Promise<void> | undefined;
+  #adminSocket: AdminSocket | undefined;
 
   private constructor(options: ServerOptions) {
     const { settings, store, logger } = options;
     const now = options.now ?? (() => new Date());
+    const metrics = options.metrics ?? NO_METRICS;
     this.#log = logger;
     this.#settings = settings;
-    const sessions = new SessionRegistry(store, settings.maxInFlight, settings.maxDevices, logger, now);
-    this.#normalization = new NormalizationStage(store, options.normalizer, logger, now);
-    const intake = new MessageIntake(
+    const sessions = new SessionRegistry(
       store,
-      options.normalizer,
-      this.#normalization,
+      settings.maxInFlight,
+      settings.maxDevices,
       logger,
-      settings.intakeWindow,
+      now,
+      options.metrics === undefined ? undefined : (count) => metrics.eventsDelivered(count),
     );
+    const normalizer =
+      options.metrics === undefined ? options.normalizer : countedNormalizer(options.normalizer, metrics);
+    this.#normalization = new NormalizationStage(store, normalizer, logger, now);
+    const intake = new MessageIntake(store, normalizer, this.#normalization, logger, settings.intakeWindow);
     // Connections that stopped reading while the intake was full read again.
     intake.onDecongested(() => {
       for (const connection of this.#connections) connection.updateReading();
@@ -121,8 +137,18 @@ export class ParleyServer {
       ),
       sessions,
       intake,
+      metrics,
       now,
     };
+    if (options.metrics !== undefined) {
+      store.onCommits((commits) => metrics.storeCommitted(commits));
+      metrics.readGaugesFrom(() => ({
+        connections: this.#connections.size,
+        sessions: sessions.sessionCount,
+        inFlightEvents: sessions.inFlightEvents(),
+        intakeMessages: intake.inFlight,
+      }));
+    }
     this.#dispatcher = new Dispatcher(COMMANDS, this.#services);
     this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, logger, now);
     this.#listener = ParleyServer.#createListener(
@@ -191,20 +217,53 @@ export class ParleyServer {
     return listener;
   }
 
-  /** Starts listening; resolves once the port is bound. */
+  /** Starts listening, and answering the admin socket; resolves once the port is bound. */
   static async start(options: ServerOptions): Promise<ParleyServer> {
     await options.store.resetPresence();
     const server = new ParleyServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#listener.once("error", reject);
-      server.#listener.listen(options.settings.port, options.settings.host, () => {
-        server.#listener.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.#listener.once("error", reject);
+        server.#listener.listen(options.settings.port, options.settings.host, () => {
+          server.#listener.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      clearInterval(server.#housekeeping);
+      server.#sweeper.stop();
+      throw error;
+    }
+    const admin = server.#adminContext();
+    server.#adminSocket = options.adminSocket;
+    server.#adminSocket?.serve((request) =>
+      server.#stopping === undefined
+        ? runAdminRequest(admin, request)
+        : Promise.resolve({ ok: false, code: "busy", message: "the server is shutting down; try again" }),
+    );
     // Messages stored but not normalized before a restart are taken up again.
     server.#normalization.wake();
     return server;
+  }
+
+  // Administrators act through the server while it runs, so that it ends a removed account's
+  // sessions at once and its store stays the database's only writer.
+  #adminContext(): AdminContext {
+    const sessions = this.#services.sessions;
+    return {
+      store: this.#services.store,
+      passwords: this.#services.passwords,
+      log: this.#log,
+      now: this.#services.now,
+      sessions: {
+        isOnline: (userId) => sessions.isOnline(userId),
+        endSessionsOf: (userId, reason) => {
+          const ended = sessions.sessionsOf(userId);
+          for (const session of ended) session.connection.close(reason, { ev: "session_replaced" });
+          return ended.length;
+        },
+      },
+    };
   }
 
   get port(): number {
@@ -299,6 +358,7 @@ export class ParleyServer {
     }
     // Under TLS the slot was taken by the TCP socket beneath this one, which has the same key.
     const release = this.#releases.get(socketKey(socket)) ?? (() => {});
+    this.#services.metrics.connectionAccepted();
     const id = this.#nextConnectionId++;
     const log = this.#log.child({ conn: id });
     const connection = new Connection(id, socket, this.#settings, this.#dispatcher, log);

@@ -5,6 +5,7 @@ export const ack: Command<"ack"> = {
   needsLogin: true,
   pipelined: true,
   async run(context, args) {
+    context.services.metrics.ackReceived();
     await currentSession(context).acknowledge(integerArg(args, "upTo"));
     return undefined;
   },

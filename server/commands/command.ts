@@ -6,6 +6,7 @@ import type { Session } from "../delivery/session.js";
 import type { SessionConnection } from "../delivery/session-connection.js";
 import type { SessionRegistry } from "../delivery/session-registry.js";
 import type { LoginThrottle } from "../login-throttle.js";
+import type { ServerMetrics } from "../metrics/server-metrics.js";
 import type { MessageIntake } from "../normalization/message-intake.js";
 import type { PasswordChecker } from "../passwords.js";
 import { isValidRoomName } from "../protocol/account-rules.js";
@@ -34,6 +35,7 @@ export interface Services {
   readonly sessions: SessionRegistry;
   /** Normalizes and stores sent messages, a turn's worth at a time. */
   readonly intake: MessageIntake;
+  readonly metrics: ServerMetrics;
   readonly now: () => Date;
 }
 

@@ -7,6 +7,13 @@ export const register: Command<"register"> = {
   needsLogin: false,
   pipelined: false,
   async run({ connection, services }, args) {
+    // Before anything else: a closed server says so whatever the arguments.
+    if (services.settings.registration === "closed") {
+      throw new ProtocolError(
+        "registration_closed",
+        "registration is closed on this server; ask its administrator for an account",
+      );
+    }
     const user = stringArg(args, "user");
     const password = stringArg(args, "password");
     const rawName = optionalStringArg(args, "name");

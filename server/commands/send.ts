@@ -50,6 +50,7 @@ export const send: Command<"send"> = {
       at: services.now().toISOString(),
       maxPending: services.settings.maxPending,
     });
+    services.metrics.messageSent();
     if (connection.log.isDebug()) connection.log.debug("message stored", { id: stored.id, to, text });
     return { id: stored.id, at: stored.at, duplicate: stored.duplicate };
   },

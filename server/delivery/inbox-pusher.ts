@@ -23,6 +23,7 @@ export class InboxPusher {
   readonly #connection: SessionConnection;
   readonly #stopListening: () => void;
   readonly #maxInFlight: number;
+  readonly #onPushed: (count: number) => void;
   // Seqs pushed and not yet acknowledged, ascending, from #inFlightHead on: acknowledging moves
   // the head instead of shifting the array (an ack per event made that a copy of the window each).
   #inFlight: number[] = [];
@@ -41,6 +42,7 @@ export class InboxPusher {
     position: number,
     connection: SessionConnection,
     maxInFlight: number,
+    onPushed: (count: number) => void = () => {},
   ) {
     this.#store = store;
     this.#userId = userId;
@@ -48,6 +50,7 @@ export class InboxPusher {
     this.#pushedUpTo = position;
     this.#connection = connection;
     this.#maxInFlight = maxInFlight;
+    this.#onPushed = onPushed;
     this.#stopListening = connection.onWritable(() => this.#pump());
   }
 
@@ -61,12 +64,15 @@ export class InboxPusher {
   offer(events: readonly InboxEvent[]): void {
     const caughtUp = this.#started && !this.#dirty && !this.#fetching && !this.#stopped;
     if (caughtUp && this.#connection.canPush && this.#unacknowledged + events.length <= this.#maxInFlight) {
+      let pushed = 0;
       for (const event of events) {
         if (event.seq <= this.#pushedUpTo) continue;
         this.#connection.send(event);
         this.#inFlight.push(event.seq);
         this.#pushedUpTo = event.seq;
+        pushed++;
       }
+      this.#onPushed(pushed);
       return;
     }
     this.#dirty = true;
@@ -91,6 +97,11 @@ export class InboxPusher {
     this.#inFlightHead = head;
     this.#pump();
     return effective;
+  }
+
+  /** Events pushed and not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.#unacknowledged;
   }
 
   get #unacknowledged(): number {
@@ -127,6 +138,7 @@ export class InboxPusher {
       this.#inFlight.push(event.seq);
       this.#pushedUpTo = event.seq;
     }
+    this.#onPushed(events.length);
     // A full batch means more may wait; a short one means we have caught up, and any
     // later event will come with its own wake-up.
     if (events.length === asked) this.#dirty = true;

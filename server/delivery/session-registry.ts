@@ -17,8 +17,18 @@ export class SessionRegistry {
   readonly #byUser = new Map<number, Set<Session>>();
   readonly #now: () => Date;
   readonly #pendingPresence: Array<{ readonly userId: number; readonly line: string }> = [];
+  readonly #onPushed: ((count: number) => void) | undefined;
 
-  constructor(store: Store, maxInFlight: number, maxDevices: number, log: Logger, now: () => Date) {
+  /** `onPushed` is told how many events each push hands to a session (for metrics). */
+  constructor(
+    store: Store,
+    maxInFlight: number,
+    maxDevices: number,
+    log: Logger,
+    now: () => Date,
+    onPushed?: (count: number) => void,
+  ) {
+    this.#onPushed = onPushed;
     this.#store = store;
     this.#maxInFlight = maxInFlight;
     this.#maxDevices = maxDevices;
@@ -34,6 +44,18 @@ export class SessionRegistry {
   /** Whether the device has a session now (the store's flag may lag a log-out by a commit). */
   isDeviceOnline(deviceId: number): boolean {
     return this.#byDevice.has(deviceId);
+  }
+
+  /** Sessions now, one per logged-in device. */
+  get sessionCount(): number {
+    return this.#byDevice.size;
+  }
+
+  /** Events pushed and not acknowledged yet, summed over every session. */
+  inFlightEvents(): number {
+    let sum = 0;
+    for (const session of this.#byDevice.values()) sum += session.unacknowledged;
+    return sum;
   }
 
   /** The user's sessions, one per logged-in device. */
@@ -52,7 +74,15 @@ export class SessionRegistry {
     const wasOnline = this.#byUser.has(user.id);
     for (const gone of forgotten) this.#replace(gone, connection);
     this.#replace(device, connection);
-    const session = new Session(this.#store, user, device, connection, this.#maxInFlight, this.#now);
+    const session = new Session(
+      this.#store,
+      user,
+      device,
+      connection,
+      this.#maxInFlight,
+      this.#now,
+      this.#onPushed,
+    );
     this.#byDevice.set(device.id, session);
     const sessions = this.#byUser.get(user.id);
     if (sessions === undefined) this.#byUser.set(user.id, new Set([session]));

@@ -31,11 +31,20 @@ export class Session {
     connection: SessionConnection,
     maxInFlight: number,
     now: () => Date,
+    onPushed?: (count: number) => void,
   ) {
     this.user = user;
     this.device = { id: device.id, name: device.name };
     this.connection = connection;
-    this.#pusher = new InboxPusher(store, user.id, device.id, device.ackedSeq, connection, maxInFlight);
+    this.#pusher = new InboxPusher(
+      store,
+      user.id,
+      device.id,
+      device.ackedSeq,
+      connection,
+      maxInFlight,
+      onPushed,
+    );
     this.#acks = new AckRecorder(store, user.id, device.id, now);
   }
 
@@ -56,6 +65,11 @@ export class Session {
   acknowledge(upTo: number): Promise<void> {
     const effective = this.#pusher.acknowledged(upTo);
     return effective > 0 ? this.#acks.record(effective) : Promise.resolve();
+  }
+
+  /** Events pushed to this session and not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.#pusher.unacknowledged;
   }
 
   stop(): void {

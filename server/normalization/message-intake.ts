@@ -50,6 +50,11 @@ export class MessageIntake {
     this.#window = window;
   }
 
+  /** Messages between arrival and storage now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   /** True while more messages are in flight than the window allows. */
   get congested(): boolean {
     return this.#inFlight >= this.#window;

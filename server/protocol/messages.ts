@@ -20,6 +20,7 @@ export type ErrorCode =
   | "invalid_username"
   | "weak_password"
   | "user_exists"
+  | "registration_closed"
   | "bad_credentials"
   | "rate_limited"
   | "not_logged_in"

@@ -140,9 +140,23 @@ export interface LiveEvent {
  */
 export type InboxListener = (events: readonly LiveEvent[]) => void;
 
+/** One committed transaction, for the operator's metrics. */
+export interface CommitRecord {
+  /** Writes (store calls) that shared it. */
+  readonly writes: number;
+  /** How long COMMIT took: with SQLite in WAL mode and synchronous=FULL, mostly the fsync. */
+  readonly commitMs: number;
+}
+
+/** Called with the transactions committed since the last call (batched, like InboxListener). */
+export type CommitListener = (commits: readonly CommitRecord[]) => void;
+
 export interface Store {
   /** Registers the listener told of new events after every commit. */
   onNewEvents(listener: InboxListener): void;
+
+  /** Registers a listener told of every commit (its size and duration): for metrics only. */
+  onCommits(listener: CommitListener): void;
 
   /** Rejects with user_exists when the name is taken, compared without regard to case. */
   createUser(input: NewUser): Promise<UserRecord>;
@@ -156,6 +170,12 @@ export interface Store {
    * when others follow.
    */
   listUsers(after: string | undefined, limit: number): Promise<UserPage>;
+
+  /**
+   * Replaces a live account's password hash (an administrator's reset). Rejects with
+   * no_such_user when the account is deleted or unknown.
+   */
+  setPasswordHash(userId: number, passwordHash: string): Promise<void>;
 
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;

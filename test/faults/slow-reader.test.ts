@@ -45,11 +45,17 @@ const MAX_RSS_GROWTH_BYTES = 64 * 1024 * 1024;
 /** The default (10,000) would refuse the flood with mailbox_full half way: this is about memory. */
 const MAX_PENDING = FLOOD * 2;
 
-function memoryOf(pid: number): { rss: number; peak: number } {
+/** Resident memory, and its anonymous part (heaps, buffers) apart from mapped files (code). */
+function memoryOf(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   const kilobytes = (field: string) =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)![1]) * 1024;
-  return { rss: kilobytes("VmRSS"), peak: kilobytes("VmHWM") };
+  return {
+    rss: kilobytes("VmRSS"),
+    peak: kilobytes("VmHWM"),
+    anon: kilobytes("RssAnon"),
+    file: kilobytes("RssFile"),
+  };
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -224,7 +230,8 @@ describe("a slow reader under a flood (integration, child process)", () => {
     highest = Math.max(highest, after.rss);
     const sorted = [...latencies].sort((a, b) => a - b);
     console.log(
-      `slow reader: server RSS before ${mb(before.rss)}, highest seen ${mb(highest)}, after ${mb(after.rss)} ` +
+      `slow reader (Node ${process.versions.node}): server RSS before ${mb(before.rss)}, highest seen ${mb(highest)}, ` +
+        `after ${mb(after.rss)} (anonymous ${mb(before.anon)} → ${mb(after.anon)}, files ${mb(before.file)} → ${mb(after.file)}) ` +
         `(VmHWM ${mb(before.peak)} → ${mb(after.peak)}); ${ROUND_TRIPS} round trips during the flood: ` +
         `median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms; ` +
         `the slow reader read ${slow.bytesRead} bytes, ${slow.messages.length} messages, ` +

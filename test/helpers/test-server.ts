@@ -1,9 +1,13 @@
 // An in-process Parley server for tests: a migrated SQLite file in a fresh temp folder and a
 // listener on 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
 
+import type http from "node:http";
+import type net from "node:net";
 import path from "node:path";
-import { DEFAULTS, type ServerSettings } from "../../server/config.js";
+import { AdminSocket } from "../../server/admin/admin-socket.js";
+import { adminSocketPath, DEFAULTS, type ServerSettings } from "../../server/config.js";
 import { createLogger, type LogLevel } from "../../server/logger.js";
+import { PrometheusMetrics } from "../../server/metrics/prometheus-metrics.js";
 import { openNormalizer } from "../../server/normalization/open-normalizer.js";
 import { ParleyServer } from "../../server/server.js";
 import { openStore } from "../../server/store/open-store.js";
@@ -22,6 +26,9 @@ export const TEST_SETTINGS: Partial<ServerSettings> = {
 export interface TestServer {
   readonly port: number;
   readonly dbPath: string;
+  readonly settings: ServerSettings;
+  /** With a metricsPort setting: where GET /metrics answers. */
+  readonly metricsPort: number | undefined;
   readonly server: ParleyServer;
   readonly store: Store;
   /** The server's log lines, parsed. */
@@ -81,19 +88,29 @@ export async function startTestServer(
       });
     });
   };
+  // As main.ts does: the admin socket before the store, released after it.
+  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), logger, 10_000);
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
   const served = options.wrapStore?.(store) ?? store;
+  const metrics = settings.metricsPort === undefined ? undefined : new PrometheusMetrics();
+  let metricsListener: http.Server | undefined;
+  if (metrics !== undefined)
+    metricsListener = await metrics.serve(settings.metricsHost, settings.metricsPort!, logger);
   const server = await ParleyServer.start({
     settings,
     store: served,
     normalizer: normalizer.normalizer,
     logger,
+    adminSocket,
+    ...(metrics === undefined ? {} : { metrics }),
   });
   return {
     port: server.port,
     dbPath,
+    settings,
+    metricsPort: (metricsListener?.address() as net.AddressInfo | undefined)?.port,
     server,
     store,
     logLines,
@@ -102,8 +119,10 @@ export async function startTestServer(
     waitForLogLine,
     async stop() {
       await server.stop();
+      metricsListener?.close();
       await normalizer.close();
       await store.close();
+      await adminSocket.close();
       temp?.remove();
     },
   };

@@ -169,6 +169,10 @@ describe("embedded normalizer (integration, worker thread)", () => {
   });
 
   it("removes the folders that killed servers left, and no other", async () => {
+    // A private temporary folder: a server started meanwhile by another process would clean a
+    // shared one's stale folder first, and this server would have nothing to log.
+    const savedTmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = fs.mkdtempSync(path.join(os.tmpdir(), "parley-tmp-"));
     const old = new Date(Date.now() - 10 * 60_000);
     const folder = () => fs.mkdtempSync(path.join(os.tmpdir(), "parley-normalizer-"));
     // A plain file where the socket was: connecting to it is refused, as to a dead socket.
@@ -190,7 +194,9 @@ describe("embedded normalizer (integration, worker thread)", () => {
       expect(fs.existsSync(live)).to.equal(true);
     } finally {
       await new Promise((resolve) => listener.close(resolve));
-      for (const dir of [stale, young, live]) fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(os.tmpdir(), { recursive: true, force: true });
+      if (savedTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmpdir;
     }
   });
 

@@ -312,6 +312,15 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.listDevices(alice!.id)).to.deep.equal([]);
       });
 
+      it("setPasswordHash replaces a live account's hash, and refuses a deleted one with no_such_user", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        await store.setPasswordHash(alice!.id, "new-hash");
+        expect((await store.findUser("alice"))!.passwordHash).to.equal("new-hash");
+        expect((await store.findUser("bob"))!.passwordHash).to.equal(bob!.passwordHash);
+        await store.deleteUser(bob!.id, at(5));
+        await expectStoreError(store.setPasswordHash(bob!.id, "other"), "no_such_user");
+      });
+
       it("deleteUser frees the name for a new account", async () => {
         const [alice] = await users("alice", "bob");
         await store.deleteUser(alice!.id, at(5));

@@ -14,6 +14,8 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type CommitListener,
+  type CommitRecord,
   type Conversation,
   type DeviceRecord,
   type EnqueuedMessage,
@@ -55,6 +57,7 @@ export class SqliteStore implements Store {
   readonly #writes: WriteQueue;
   readonly #s: ReturnType<typeof prepareStatements>;
   readonly #listeners: InboxListener[] = [];
+  readonly #commitListeners: CommitListener[] = [];
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -84,7 +87,7 @@ export class SqliteStore implements Store {
     this.#lastSeq = this.#s.lastSeq.get()!.last_seq;
     this.#writes = new WriteQueue(db, options.logger, {
       beforeCommit: () => this.#beforeCommit(),
-      afterCommit: () => this.#afterCommit(),
+      afterCommit: (commit) => this.#afterCommit(commit),
       afterRollback: () => this.#afterRollback(),
     });
   }
@@ -104,6 +107,10 @@ export class SqliteStore implements Store {
 
   onNewEvents(listener: InboxListener): void {
     this.#listeners.push(listener);
+  }
+
+  onCommits(listener: CommitListener): void {
+    this.#commitListeners.push(listener);
   }
 
   // --- accounts ---------------------------------------------------------------------------
@@ -157,6 +164,14 @@ export class SqliteStore implements Store {
         .limit(limit + 1)
         .execute();
       return { users: rows.slice(0, limit).map(toUserRecord), more: rows.length > limit };
+    });
+  }
+
+  setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    return this.#writes.enqueue(() => {
+      if (this.#s.setPasswordHash.run(passwordHash, userId).changes === 0) {
+        throw new StoreError("no_such_user", `there is no live user with id ${userId}`);
+      }
     });
   }
 
@@ -886,7 +901,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  #afterCommit(): void {
+  #afterCommit(commit: CommitRecord): void {
+    for (const listener of this.#commitListeners) listener([commit]);
     if (this.#news.length === 0) return;
     const news = this.#news;
     this.#news = [];

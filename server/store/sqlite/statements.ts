@@ -118,6 +118,9 @@ export function prepareStatements(db: Database.Database) {
     insertUser: db.prepare<[string, string, string, string]>(
       "INSERT INTO users (name, display_name, password_hash, created_at) VALUES (?, ?, ?, ?)",
     ),
+    setPasswordHash: db.prepare<[string, number]>(
+      "UPDATE users SET password_hash = ? WHERE id = ? AND deleted_at IS NULL",
+    ),
     userName: db.prepare<[number], { name: string }>("SELECT name FROM users WHERE id = ?"),
     roomName: db.prepare<[number], { name: string }>("SELECT name FROM rooms WHERE id = ?"),
     setPresence: db.prepare<[number, string, number]>(

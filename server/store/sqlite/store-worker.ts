@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { openSqliteStore } from "../open-store.js";
-import { type LiveEvent, StoreError } from "../store.js";
+import { type CommitRecord, type LiveEvent, StoreError } from "../store.js";
 import type { SqliteStore } from "./sqlite-store.js";
 import type { CallOutcome, FromWorker, SerializedError, StoreCall, ToWorker } from "./worker-messages.js";
 
@@ -13,6 +13,7 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 let outcomes: CallOutcome[] = [];
 let events: LiveEvent[] = [];
+let commits: CommitRecord[] = [];
 let flushScheduled = false;
 
 function flushLater(store: SqliteStore): void {
@@ -23,10 +24,11 @@ function flushLater(store: SqliteStore): void {
 
 function flushNow(store: SqliteStore): void {
   flushScheduled = false;
-  if (outcomes.length === 0 && events.length === 0) return;
-  const message: FromWorker = { outcomes, events, unnormalized: store.hasUnnormalized() };
+  if (outcomes.length === 0 && events.length === 0 && commits.length === 0) return;
+  const message: FromWorker = { outcomes, events, commits, unnormalized: store.hasUnnormalized() };
   outcomes = [];
   events = [];
+  commits = [];
   post(message);
 }
 
@@ -56,6 +58,10 @@ async function main(): Promise<void> {
     post({ openFailed: error instanceof Error ? error.message : String(error) });
     return;
   }
+  store.onCommits((committed) => {
+    for (const commit of committed) commits.push(commit);
+    flushLater(store);
+  });
   store.onNewEvents((news) => {
     for (const live of news) events.push(live);
     flushLater(store);

@@ -1,7 +1,7 @@
 // What crosses between the server's thread and the SQLite store's worker thread: plain data,
 // in batches (every call of one event-loop turn in one message, every answer of one in another).
 
-import type { LiveEvent, StoreErrorCode } from "../store.js";
+import type { CommitRecord, LiveEvent, StoreErrorCode } from "../store.js";
 
 export interface StoreCall {
   readonly id: number;
@@ -28,6 +28,8 @@ export type FromWorker =
       readonly outcomes: readonly CallOutcome[];
       /** The events the commits since the last message added to streams, in seq order. */
       readonly events: readonly LiveEvent[];
+      /** The transactions committed since the last message. */
+      readonly commits: readonly CommitRecord[];
       readonly unnormalized: boolean;
     }
   | { readonly log: { readonly msg: string; readonly fields?: Readonly<Record<string, unknown>> } }

@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { HistoryMessage, InboxEvent } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type CommitListener,
   type Conversation,
   type DeviceRecord,
   type EnqueuedMessage,
@@ -35,6 +36,7 @@ export class WorkerStore implements Store {
   readonly #worker: Worker;
   readonly #logger: StoreLogger | undefined;
   readonly #listeners: InboxListener[] = [];
+  readonly #commitListeners: CommitListener[] = [];
   readonly #pending = new Map<number, Pending>();
   #calls: StoreCall[] = [];
   #nextId = 1;
@@ -79,6 +81,10 @@ export class WorkerStore implements Store {
     this.#listeners.push(listener);
   }
 
+  onCommits(listener: CommitListener): void {
+    this.#commitListeners.push(listener);
+  }
+
   hasUnnormalized(): boolean {
     return this.#unnormalized;
   }
@@ -96,6 +102,9 @@ export class WorkerStore implements Store {
   }
   listUsers(after: string | undefined, limit: number): Promise<UserPage> {
     return this.#call("listUsers", [after, limit]);
+  }
+  setPasswordHash(userId: number, passwordHash: string): Promise<void> {
+    return this.#call("setPasswordHash", [userId, passwordHash]);
   }
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
     return this.#call("recordPresence", [userId, online, at]);
@@ -231,6 +240,7 @@ export class WorkerStore implements Store {
     }
     if (!("outcomes" in message)) return;
     this.#unnormalized = message.unnormalized;
+    if (message.commits.length > 0) for (const listener of this.#commitListeners) listener(message.commits);
     // New events first: a session woken now reads after the commits these answers report.
     if (message.events.length > 0) for (const listener of this.#listeners) listener(message.events);
     for (const outcome of message.outcomes) this.#settle(outcome);

@@ -5,7 +5,7 @@
 // on data that could still be rolled back.
 
 import Database from "better-sqlite3";
-import { StoreError } from "../store.js";
+import { type CommitRecord, StoreError } from "../store.js";
 
 /** The part of the server's logger the store uses. */
 export interface StoreLogger {
@@ -40,7 +40,7 @@ export interface BatchHooks {
   /** Runs inside the transaction, after the batch's writes: state written once per commit. */
   beforeCommit(): void;
   /** Runs after COMMIT, before the writes' promises settle. */
-  afterCommit(): void;
+  afterCommit(commit: CommitRecord): void;
   /** Runs after the whole batch was rolled back: state kept in memory may be wrong now. */
   afterRollback(): void;
 }
@@ -65,6 +65,8 @@ export class WriteQueue {
   #closed = false;
   #idle: Array<() => void> = [];
   #commits = 0;
+  /** How long the last COMMIT statement took. */
+  #commitMs = 0;
 
   constructor(db: Database.Database, logger?: StoreLogger, hooks: BatchHooks = NO_HOOKS) {
     this.#db = db;
@@ -139,7 +141,7 @@ export class WriteQueue {
       this.#abort(batch, [], error);
       return;
     }
-    this.#committed();
+    this.#committed(batch.length);
     batch.forEach((write, index) => {
       write.resolve(values[index]);
     });
@@ -159,7 +161,7 @@ export class WriteQueue {
       }
     }
     this.#hooks.beforeCommit();
-    this.#commit.run();
+    this.#timedCommit();
     return values;
   }
 
@@ -182,12 +184,12 @@ export class WriteQueue {
         outcomes.push(outcome);
       }
       this.#hooks.beforeCommit();
-      this.#commit.run();
+      this.#timedCommit();
     } catch (error) {
       this.#abort(batch, outcomes, error);
       return;
     }
-    this.#committed();
+    this.#committed(batch.length);
     batch.forEach((write, index) => {
       const outcome = outcomes[index]!;
       if (outcome.ok) write.resolve(outcome.value);
@@ -195,9 +197,15 @@ export class WriteQueue {
     });
   }
 
-  #committed(): void {
+  #timedCommit(): void {
+    const started = performance.now();
+    this.#commit.run();
+    this.#commitMs = performance.now() - started;
+  }
+
+  #committed(writes: number): void {
     this.#commits += 1;
-    this.#hooks.afterCommit();
+    this.#hooks.afterCommit({ writes, commitMs: this.#commitMs });
   }
 
   #abort(batch: readonly QueuedWrite[], outcomes: readonly Outcome[], error: unknown): void {
