@@ -2,8 +2,8 @@
 // table is shaped as it is), created in one step: PostgreSQL has no older databases to upgrade.
 //
 // What differs from SQLite: ids are BIGINT identities; names are unique on lower(name) (SQLite's
-// COLLATE NOCASE); store_meta also keeps the room horizon, which SQLite's only writer keeps in
-// memory, because every connection reads it.
+// COLLATE NOCASE); store_meta keeps the room horizon and users the undelivered count, which
+// SQLite's only writer keeps in memory, because every node reads and writes them.
 //
 // Frozen in time: imports no application code and never changes once released.
 
@@ -29,7 +29,11 @@ const UP = [
     created_at TEXT NOT NULL,
     last_seen_at TEXT,
     online SMALLINT NOT NULL DEFAULT 0 CHECK (online IN (0, 1)),
-    deleted_at TEXT
+    deleted_at TEXT,
+    -- Messages to this user stored and not yet delivered, expired or undeliverable: the count
+    -- behind mailbox_full. SQLite's only writer keeps it in memory; here every node writes, so
+    -- it is a column, updated under the store_meta lock that every write transaction holds.
+    undelivered BIGINT NOT NULL DEFAULT 0
   )`,
   "CREATE UNIQUE INDEX users_name_live ON users (lower(name)) WHERE deleted_at IS NULL",
 

@@ -53,7 +53,11 @@ export async function openPostgresStore(options: OpenStoreOptions): Promise<PgSt
   try {
     // A Kysely of its own, not destroyed: destroying it would end the pool the store goes on using.
     await migratePostgres(new Kysely({ dialect: new PostgresDialect({ pool }) }));
-    return await PgStore.open(pool, options.logger === undefined ? {} : { logger: options.logger });
+    return await PgStore.open(
+      pool,
+      options.path,
+      options.logger === undefined ? {} : { logger: options.logger },
+    );
   } catch (error) {
     await pool.end().catch(() => undefined);
     if (error instanceof SchemaError) throw error;

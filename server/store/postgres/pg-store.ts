@@ -29,6 +29,8 @@ import {
   type UserRecord,
 } from "../store.js";
 import { isUniqueViolation, unavailable } from "./errors.js";
+import { toInboxEvent, toRoomInboxEvent } from "./events.js";
+import { NEWS_CHANNEL, NewsFeed } from "./news-feed.js";
 import type { PgSchema } from "./schema.js";
 import {
   type AckedRow,
@@ -72,11 +74,13 @@ export class PgStore implements Store {
   readonly #writes: PgWriteQueue;
   readonly #ownsPool: boolean;
   readonly #listeners: InboxListener[] = [];
+  readonly #feed: NewsFeed;
   #closing: Promise<void> | undefined;
   #closed = false;
 
   // The batch being written: valid between the queue's begin and its commit or rollback.
   #lastSeq = 0;
+  #firstSeq = 0;
   #seqDirty = false;
   #news: LiveEvent[] = [];
   #pendingDelta = 0;
@@ -85,14 +89,24 @@ export class PgStore implements Store {
   readonly #userNames = new Map<number, string>();
   readonly #roomNames = new Map<number, string>();
 
-  /** `pool` reaches a migrated database (see open-store.ts). */
-  static async open(pool: pg.Pool, options: PgStoreOptions = {}): Promise<PgStore> {
+  /** `pool` reaches the migrated database at `url` (see open-store.ts). */
+  static async open(pool: pg.Pool, url: string, options: PgStoreOptions = {}): Promise<PgStore> {
     const pending = await one<{ n: number }>(pool, SQL.pendingCount);
-    return new PgStore(pool, pending?.n ?? 0, options);
+    const lastSeq = (await one<{ last_seq: number }>(pool, SQL.lastSeq))!.last_seq;
+    const store = new PgStore(pool, url, lastSeq, pending?.n ?? 0, options);
+    await store.#feed.start();
+    return store;
   }
 
-  private constructor(pool: pg.Pool, pendingCount: number, options: PgStoreOptions) {
+  private constructor(
+    pool: pg.Pool,
+    url: string,
+    lastSeq: number,
+    pendingCount: number,
+    options: PgStoreOptions,
+  ) {
     this.#pool = pool;
+    this.#feed = new NewsFeed(pool, url, lastSeq, this.#listeners, options.logger);
     this.#ownsPool = options.ownsPool ?? true;
     this.#pendingCount = pendingCount;
     this.#kysely = new Kysely<PgSchema>({ dialect: new PostgresDialect({ pool }) });
@@ -281,10 +295,9 @@ export class PgStore implements Store {
         if (!(await this.#memberIds(tx, room.id)).includes(input.senderId)) throw notMember(room.name);
         roomId = room.id;
       } else {
-        const recipient = await one<{ id: number }>(tx, SQL.findRecipient, [input.to]);
+        const recipient = await one<{ id: number; undelivered: number }>(tx, SQL.findRecipient, [input.to]);
         if (recipient === undefined) throw new StoreError("no_such_user", `there is no user ${input.to}`);
-        const waiting = (await one<{ n: number }>(tx, SQL.undelivered, [recipient.id]))!.n;
-        if (waiting >= input.maxPending) {
+        if (recipient.undelivered >= input.maxPending) {
           throw new StoreError(
             "mailbox_full",
             `${input.to} already has ${input.maxPending} messages waiting`,
@@ -317,6 +330,7 @@ export class PgStore implements Store {
       } else {
         this.#pendingDelta += 1;
       }
+      if (recipientId !== null) await tx.query(SQL.addUndelivered, [recipientId, 1]);
       return { id, at: input.at, duplicate: false };
     });
   }
@@ -345,6 +359,7 @@ export class PgStore implements Store {
       const held = await one<{ sender_id: number; recipient_id: number | null }>(tx, SQL.hold, [id]);
       if (held === undefined) return;
       this.#pendingDelta -= 1;
+      if (held.recipient_id !== null) await tx.query(SQL.addUndelivered, [held.recipient_id, -1]);
       if (held.recipient_id !== null && (await this.#userLive(tx, held.sender_id))) {
         await this.#receipt(tx, held.sender_id, id, held.recipient_id, "undeliverable", at);
       }
@@ -493,18 +508,24 @@ export class PgStore implements Store {
       const deliveredUpTo = (await one<{ top: number | null }>(tx, SQL.maxAcked, [userId]))?.top ?? 0;
       await tx.query(SQL.moveDevice, [upToSeq, at, deviceId]);
       if (upToSeq <= deliveredUpTo) return;
+      let delivered = 0;
       for (const message of await rows<AckedRow>(tx, SQL.newlyAcked, [userId, deliveredUpTo, upToSeq])) {
         if (message.delivered_at !== null) continue;
         // A message read before it was acknowledged gets its delivery time, not a second receipt.
         if (message.status === "read") {
           await tx.query(SQL.setDeliveredAt, [at, message.id]);
+          delivered += 1;
           continue;
         }
+        // An expired one was counted out when it expired.
         if (message.status !== "sent") continue;
+        delivered += 1;
         await tx.query(SQL.deliver, [at, message.id]);
-        if (message.sender_live)
+        if (message.sender_live) {
           await this.#receipt(tx, message.sender_id, message.id, userId, "delivered", at);
+        }
       }
+      if (delivered > 0) await tx.query(SQL.addUndelivered, [userId, -delivered]);
     });
   }
 
@@ -621,6 +642,7 @@ export class PgStore implements Store {
       const expire = async (message: ExpiryRow) => {
         await tx.query(SQL.setStatus, ["expired", message.id]);
         if (message.recipient_id === null) return;
+        await tx.query(SQL.addUndelivered, [message.recipient_id, -1]);
         if (await this.#userLive(tx, message.sender_id)) {
           await this.#receipt(tx, message.sender_id, message.id, message.recipient_id, "expired", at);
         }
@@ -815,6 +837,7 @@ export class PgStore implements Store {
   async #begin(tx: pg.PoolClient): Promise<void> {
     // Held until COMMIT: another node's writes wait here, so seqs and ids follow commit order.
     this.#lastSeq = (await one<{ last_seq: number }>(tx, SQL.lockMeta))!.last_seq;
+    this.#firstSeq = this.#lastSeq + 1;
     this.#seqDirty = false;
     this.#news = [];
     this.#pendingDelta = 0;
@@ -840,16 +863,20 @@ export class PgStore implements Store {
   }
 
   async #beforeCommit(tx: pg.PoolClient): Promise<void> {
-    if (this.#seqDirty) await tx.query(SQL.setLastSeq, [this.#lastSeq]);
+    if (!this.#seqDirty) return;
+    await tx.query(SQL.setLastSeq, [this.#lastSeq]);
+    // Delivered at COMMIT to every node's listener: the seq only, never a text.
+    await tx.query("SELECT pg_notify($1, $2)", [NEWS_CHANNEL, String(this.#lastSeq)]);
   }
 
   #afterCommit(): void {
     this.#pendingCount = Math.max(0, this.#pendingCount + this.#pendingDelta);
     this.#pendingDelta = 0;
-    if (this.#news.length === 0) return;
+    if (!this.#seqDirty) return;
+    this.#seqDirty = false;
     const news = this.#news;
     this.#news = [];
-    for (const listener of this.#listeners) listener(news);
+    this.#feed.committed(this.#firstSeq, this.#lastSeq, news);
   }
 
   #afterRollback(): void {
@@ -866,6 +893,7 @@ export class PgStore implements Store {
   async #close(): Promise<void> {
     await this.#writes.close();
     this.#closed = true;
+    await this.#feed.close();
     // kysely's destroy ends the pool it was given.
     if (this.#ownsPool) await this.#kysely.destroy();
   }
@@ -923,53 +951,4 @@ function toDeviceRecord(row: DeviceRow): DeviceRecord {
 
 function toRoomRecord(row: RoomRecordRow): RoomRecord {
   return { id: row.id, name: row.name, ownerId: row.owner_id, owner: row.owner, members: row.members };
-}
-
-function toInboxEvent(row: InboxRow): InboxEvent {
-  switch (row.kind) {
-    case "message":
-      return {
-        ev: "message",
-        seq: row.seq,
-        id: row.message_id!,
-        from: row.sender!,
-        to: row.recipient!,
-        text: row.text!,
-        at: row.message_at!,
-      };
-    case "receipt":
-      return {
-        ev: "receipt",
-        seq: row.seq,
-        id: row.message_id!,
-        to: row.recipient!,
-        status: row.receipt_status!,
-        at: row.event_at,
-      };
-    case "read_marker":
-      return { ev: "read_marker", seq: row.seq, with: row.with_name!, upTo: row.up_to!, at: row.event_at };
-  }
-}
-
-function toRoomInboxEvent(row: RoomEventRow, room: string): InboxEvent {
-  if (row.kind === "message") {
-    return {
-      ev: "message",
-      seq: row.seq,
-      id: row.message_id!,
-      from: row.sender!,
-      to: room,
-      text: row.text!,
-      at: row.message_at!,
-    };
-  }
-  return {
-    ev: "room",
-    seq: row.seq,
-    room,
-    change: row.change!,
-    user: row.user_name!,
-    by: row.by_name!,
-    at: row.event_at,
-  };
 }

@@ -113,6 +113,7 @@ const OWN_EVENT_FILTER = `e.user_id = $1 AND e.seq > $2 AND (e.skip_device_id IS
   AND (e.kind <> 'message' OR m.recipient_id IS DISTINCT FROM e.user_id OR m.status <> 'expired')`;
 
 export const SQL = {
+  lastSeq: "SELECT last_seq FROM store_meta WHERE id = 1",
   lockMeta: "SELECT last_seq, expiry_cursor FROM store_meta WHERE id = 1 FOR UPDATE",
   setLastSeq: "UPDATE store_meta SET last_seq = $1 WHERE id = 1",
   setExpiry: "UPDATE store_meta SET expiry_cursor = $1, room_horizon = $2 WHERE id = 1",
@@ -153,21 +154,14 @@ export const SQL = {
   pruneMemberships: "DELETE FROM room_members WHERE user_id = $1 AND last_seq IS NOT NULL AND last_seq <= $2",
 
   findDuplicate: "SELECT id, created_at FROM messages WHERE sender_id = $1 AND cid = $2",
-  findRecipient: "SELECT id FROM users WHERE lower(name) = lower($1) AND deleted_at IS NULL",
+  findRecipient: "SELECT id, undelivered FROM users WHERE lower(name) = lower($1) AND deleted_at IS NULL",
   insertReleased: `INSERT INTO messages (sender_id, sender_device_id, recipient_id, room_id, cid, text, status,
       created_at, released_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7, $7) RETURNING id`,
   insertPending: `INSERT INTO messages (sender_id, sender_device_id, recipient_id, room_id, cid, raw_text, status,
       created_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id`,
-  // Counted afresh in each transaction rather than kept in memory: other nodes write too.
-  undelivered: `SELECT
-      (SELECT count(*) FROM inbox_events e JOIN messages m ON m.id = e.message_id
-       WHERE e.user_id = $1
-         AND e.seq > coalesce((SELECT max(acked_seq) FROM devices WHERE user_id = $1), 0)
-         AND e.kind = 'message' AND m.recipient_id = e.user_id
-         AND m.status IN ('sent', 'read') AND m.delivered_at IS NULL)
-    + (SELECT count(*) FROM messages WHERE status = 'pending' AND recipient_id = $1) AS n`,
+  addUndelivered: "UPDATE users SET undelivered = undelivered + $2 WHERE id = $1",
   pendingCount: "SELECT count(*) AS n FROM messages WHERE status = 'pending'",
   anyPending: "SELECT EXISTS (SELECT 1 FROM messages WHERE status = 'pending') AS any",
   unnormalized: `SELECT id, raw_text AS text FROM messages WHERE status = 'pending' ORDER BY id LIMIT $1`,
