@@ -47,6 +47,18 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
 }
 
+/** `db` as logs may show it: a PostgreSQL URL without its password. */
+export function describeDb(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  try {
+    const url = new URL(db);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
 /** openStore for a postgres:// URL, typed as what it is. */
 export async function openPostgresStore(options: OpenStoreOptions): Promise<PgStore> {
   const pool = openPool(options.path, options.poolSize ?? DEFAULT_POOL_SIZE, options.logger);
