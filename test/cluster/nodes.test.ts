@@ -98,8 +98,10 @@ describe("several nodes on one PostgreSQL database (integration, child processes
 
     // Ann comes back on another node and sends everything again: the same cids are stored once.
     const again = await login(nodes[1]!, "ann");
-    for (let i = 0; i < total; i++) again.fire("send", { to: "bob", text: `crash ${i}`, cid: `k${i}` });
-    await again.roundtrip();
+    let lastRid = 0;
+    for (let i = 0; i < total; i++)
+      lastRid = again.fire("send", { to: "bob", text: `crash ${i}`, cid: `k${i}` });
+    expect((await again.waitForResponse(lastRid, 60_000)).ok).to.equal(true);
     const received = await bob.collectMessages(total, { timeoutMs: 30_000 });
     const ids = received.map((m) => m.id as number);
     console.log(`      bob, on node 2, received ${ids.length} messages, ${new Set(ids).size} distinct`);

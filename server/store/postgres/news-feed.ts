@@ -66,7 +66,6 @@ export class NewsFeed {
   #seenUpTo: number;
   /** Reads and hand-overs, one after the other, so that events go out in seq order. */
   #chain: Promise<void> = Promise.resolve();
-  #busy = 0;
   #listener: pg.Client | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -94,16 +93,16 @@ export class NewsFeed {
 
   /** This node committed the events of seqs first..last (news holds them, in seq order). */
   committed(first: number, last: number, news: readonly LiveEvent[]): void {
-    if (this.#busy === 0 && first === this.#seenUpTo + 1) {
+    // At once when nothing was committed in between, as SQLite's store does: before the writes'
+    // promises settle. A read in flight then skips what this hands on.
+    if (first === this.#seenUpTo + 1) {
       this.#seenUpTo = last;
       this.#hand(news);
       return;
     }
     this.#enqueue(async () => {
-      if (last <= this.#seenUpTo) return;
       if (first - 1 > this.#seenUpTo) await this.#readUpTo(first - 1);
-      this.#seenUpTo = last;
-      this.#hand(news);
+      this.#handNew(news, last);
     });
   }
 
@@ -123,10 +122,7 @@ export class NewsFeed {
   }
 
   #enqueue(job: () => Promise<void>): Promise<void> {
-    this.#busy += 1;
-    const run = this.#chain.then(job).finally(() => {
-      this.#busy -= 1;
-    });
+    const run = this.#chain.then(job);
     // A failed read (the database down) is retried by the next notification or tick.
     this.#chain = run.catch((error: unknown) => {
       this.#logger?.error("store: could not read other nodes' events", { error: String(error) });
@@ -153,8 +149,15 @@ export class NewsFeed {
       })),
     ];
     news.sort((a, b) => a.event.seq - b.event.seq);
+    this.#handNew(news, last);
+  }
+
+  /** Hands on the events past what was handed on already (while this read or wait went on). */
+  #handNew(news: readonly LiveEvent[], last: number): void {
+    const seen = this.#seenUpTo;
+    if (last <= seen) return;
     this.#seenUpTo = last;
-    this.#hand(news);
+    this.#hand(news.filter((live) => live.event.seq > seen));
   }
 
   #hand(news: readonly LiveEvent[]): void {
