@@ -97,7 +97,10 @@ describe("PgStore", () => {
       const refused = (writes[1] as PromiseRejectedResult).reason;
       expect(refused).to.be.instanceOf(StoreError);
       expect((refused as StoreError).code).to.equal("user_exists");
-      expect((await store.listUsers()).map((user) => user.user)).to.deep.equal(["ann", "bob"]);
+      expect((await store.listUsers(undefined, 10)).users.map((user) => user.user)).to.deep.equal([
+        "ann",
+        "bob",
+      ]);
     } finally {
       await store.close();
     }

@@ -26,6 +26,7 @@ import {
   type Store,
   StoreError,
   type UnnormalizedMessage,
+  type UserPage,
   type UserRecord,
 } from "../store.js";
 import { isUniqueViolation, unavailable } from "./errors.js";
@@ -168,8 +169,11 @@ export class PgStore implements Store {
     });
   }
 
-  listUsers(): Promise<UserRecord[]> {
-    return this.#read(async () => (await rows<UserRow>(this.#pool, SQL.listUsers)).map(toUserRecord));
+  listUsers(after: string | undefined, limit: number): Promise<UserPage> {
+    return this.#read(async () => {
+      const found = await rows<UserRow>(this.#pool, SQL.listUsers, [after ?? null, limit + 1]);
+      return { users: found.slice(0, limit).map(toUserRecord), more: found.length > limit };
+    });
   }
 
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
@@ -210,6 +214,8 @@ export class PgStore implements Store {
 
   attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice> {
     return this.#writes.enqueue(async (tx) => {
+      if (!(await this.#userLive(tx, userId)))
+        throw new StoreError("no_such_user", "the account was deleted");
       const existing = await one<DeviceRow>(tx, SQL.findDevice, [userId, name]);
       if (existing !== undefined) {
         await tx.query(SQL.deviceLogin, [at, existing.id]);

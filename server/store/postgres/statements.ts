@@ -123,7 +123,10 @@ export const SQL = {
   userName: "SELECT name FROM users WHERE id = $1",
   roomName: "SELECT name FROM rooms WHERE id = $1",
   findUser: `SELECT ${USER_COLUMNS} FROM users WHERE lower(name) = lower($1) AND deleted_at IS NULL`,
-  listUsers: `SELECT ${USER_COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY lower(name), id`,
+  // users_name_live (lower(name), live rows) serves both the seek and the order.
+  listUsers: `SELECT ${USER_COLUMNS} FROM users
+    WHERE deleted_at IS NULL AND ($1::text IS NULL OR lower(name) > lower($1))
+    ORDER BY lower(name) LIMIT $2`,
   setPresence: "UPDATE users SET online = $1, last_seen_at = $2 WHERE id = $3",
   resetPresence: "UPDATE users SET online = 0 WHERE online <> 0",
   resetDevicePresence: "UPDATE devices SET online = 0 WHERE online <> 0",
