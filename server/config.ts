@@ -128,7 +128,11 @@ const MS_PER_DAY = 24 * 3600 * 1000;
 export const FLAGS: Readonly<Record<string, Flag>> = {
   host: { key: "host", kind: "string", help: "address to listen on" },
   port: { key: "port", kind: "integer", min: 0, max: 65_535, help: "TCP port; 0 picks a free one" },
-  db: { key: "dbPath", kind: "string", help: "SQLite database file; its folders are created" },
+  db: {
+    key: "dbPath",
+    kind: "string",
+    help: "SQLite database file (its folders are created), or postgres://user@host:port/db",
+  },
   "normalizer-url": {
     key: "normalizerUrl",
     kind: "string",

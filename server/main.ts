@@ -10,7 +10,7 @@ import { createLogger } from "./logger.js";
 import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
 import { ParleyServer } from "./server.js";
-import { openStore } from "./store/open-store.js";
+import { describeDb, openStore } from "./store/open-store.js";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
   );
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
-    fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
+    fail(`cannot open database ${describeDb(settings.dbPath)}: ${error.message}`, EXIT_FAILURE),
   );
   const normalizer = await openNormalizer(settings.normalizerUrl, log).catch(async (error: Error) => {
     await store.close();
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   log.info("listening", {
     host: server.host,
     port: server.port,
-    db: settings.dbPath,
+    db: describeDb(settings.dbPath),
     normalizer: normalizer.embedded ? "embedded" : normalizer.url,
   });
 }

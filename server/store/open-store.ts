@@ -1,12 +1,14 @@
-// Opens the server's Store. With server/main.ts, the only place that knows the Store lives in
-// SQLite: a second backend is one more folder beside sqlite/ and one more case here. The server's
-// store runs in a worker thread of its own (sqlite/worker-store.ts); the tests of the SQLite
-// store itself open it in their own thread with openSqliteStore.
+// Opens the server's Store: PostgreSQL for a postgres:// URL (postgres/), SQLite for a path
+// (sqlite/). The server's SQLite store runs in a worker thread of its own (sqlite/worker-store.ts);
+// the tests of the SQLite store itself open it in their own thread with openSqliteStore.
 
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { migratePostgres } from "./postgres/migrate.js";
+import { PgStore } from "./postgres/pg-store.js";
+import { DEFAULT_POOL_SIZE, openPool } from "./postgres/pool.js";
 import { migrateToLatest, SchemaError } from "./sqlite/migrate.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import { WorkerStore } from "./sqlite/worker-store.js";
@@ -17,9 +19,19 @@ export { SchemaError } from "./sqlite/migrate.js";
 export type { StoreLogger } from "./sqlite/write-queue.js";
 
 export interface OpenStoreOptions {
-  /** The database file; it and its folders are created when missing. */
+  /**
+   * The SQLite database file (it and its folders are created when missing), or a PostgreSQL
+   * database's URL (postgres://user@host:port/db), which must exist.
+   */
   readonly path: string;
   readonly logger?: StoreLogger;
+  /** PostgreSQL only: connections in this node's pool (DEFAULT_POOL_SIZE). */
+  readonly poolSize?: number;
+}
+
+/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(?:ql)?:\/\//.test(db);
 }
 
 /**
@@ -27,10 +39,41 @@ export interface OpenStoreOptions {
  * message is one line, when the file cannot be used; the file is then left as it was.
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (isPostgresUrl(options.path)) return openPostgresStore(options);
   try {
     return await WorkerStore.open(options.path, options.logger);
   } catch (error) {
     throw new SchemaError((error as Error).message, { cause: error });
+  }
+}
+
+/** `db` as logs may show it: a PostgreSQL URL without its password. */
+export function describeDb(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  try {
+    const url = new URL(db);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
+/** openStore for a postgres:// URL, typed as what it is. */
+export async function openPostgresStore(options: OpenStoreOptions): Promise<PgStore> {
+  const pool = openPool(options.path, options.poolSize ?? DEFAULT_POOL_SIZE, options.logger);
+  try {
+    // A Kysely of its own, not destroyed: destroying it would end the pool the store goes on using.
+    await migratePostgres(new Kysely({ dialect: new PostgresDialect({ pool }) }));
+    return await PgStore.open(
+      pool,
+      options.path,
+      options.logger === undefined ? {} : { logger: options.logger },
+    );
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    if (error instanceof SchemaError) throw error;
+    throw new SchemaError(describe(error), { cause: error });
   }
 }
 

@@ -1,5 +1,6 @@
-// An in-process Parley server for tests: a migrated SQLite file in a fresh temp folder and a
-// listener on 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
+// An in-process Parley server for tests: a migrated SQLite file in a fresh temp folder (or, with
+// backend "postgres", a PostgreSQL database of its own, dropped at stop) and a listener on
+// 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
 
 import type http from "node:http";
 import type net from "node:net";
@@ -12,6 +13,8 @@ import { openNormalizer } from "../../server/normalization/open-normalizer.js";
 import { ParleyServer } from "../../server/server.js";
 import { openStore } from "../../server/store/open-store.js";
 import type { Store } from "../../server/store/store.js";
+import type { Backend } from "./backends.js";
+import { createTestDatabase } from "./pg-database.js";
 import { makeTempDir } from "./temp-dir.js";
 
 /** Settings that keep tests fast: cheap password hashing, no send or registration limit. */
@@ -46,11 +49,11 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { dir?: string; wrapStore?: (store: Store) => Store } = {},
+  options: { dir?: string; backend?: Backend; wrapStore?: (store: Store) => Store } = {},
 ): Promise<TestServer> {
-  const temp = options.dir === undefined ? makeTempDir() : undefined;
-  const dir = options.dir ?? temp!.dir;
-  const dbPath = path.join(dir, "parley.db");
+  const database = options.backend === "postgres" ? await createTestDatabase() : undefined;
+  const temp = options.dir === undefined && database === undefined ? makeTempDir() : undefined;
+  const dbPath = database?.url ?? path.join(options.dir ?? temp!.dir, "parley.db");
   const settings: ServerSettings = { ...DEFAULTS, ...TEST_SETTINGS, dbPath, ...overrides };
   const logLines: Array<Record<string, unknown>> = [];
   const logWaiters: Array<{
@@ -124,6 +127,7 @@ export async function startTestServer(
       await store.close();
       await adminSocket.close();
       temp?.remove();
+      await database?.drop();
     },
   };
 }

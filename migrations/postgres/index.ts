@@ -1,0 +1,9 @@
+// Every PostgreSQL migration, by name, in the order they run. Separate from SQLite's: the two
+// engines' DDL differ, and each database records only its own engine's migrations.
+
+import type { Migration } from "kysely";
+import * as initial from "./2026_12_01_001_initial.js";
+
+export const migrations: Record<string, Migration> = {
+  "2026_12_01_001_initial": initial,
+};

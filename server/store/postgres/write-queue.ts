@@ -1,0 +1,159 @@
+// Group commit on PostgreSQL: every write queued in the same turn of the event loop shares one
+// transaction, so one WAL flush (synchronous_commit=on) answers them all. Each write runs inside
+// its own SAVEPOINT, so a refused write undoes only itself, and every promise settles only after
+// COMMIT returned: no caller acts on data that could still be rolled back. A node writes one
+// batch at a time, on one connection of the pool.
+
+import type pg from "pg";
+import type { StoreLogger } from "../sqlite/write-queue.js";
+import { type CommitRecord, StoreError } from "../store.js";
+import { isOwnFailure, unavailable } from "./errors.js";
+
+/** What the store does around each batch's transaction, on its connection. */
+export interface PgBatchHooks {
+  /** First in the transaction: takes the lock that orders writers, loads per-batch state. */
+  begin(tx: pg.PoolClient): Promise<void>;
+  /** Before each write: returns how to forget what that write changed in memory. */
+  mark(): () => void;
+  /** Last in the transaction: state written once per commit. */
+  beforeCommit(tx: pg.PoolClient): Promise<void>;
+  /** After COMMIT, before the writes' promises settle: how many writes it held and its time. */
+  afterCommit(commit: CommitRecord): void;
+  /** After the whole batch was rolled back. */
+  afterRollback(): void;
+}
+
+interface QueuedWrite {
+  readonly run: (tx: pg.PoolClient) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
+export class PgWriteQueue {
+  readonly #pool: pg.Pool;
+  readonly #logger: StoreLogger | undefined;
+  readonly #hooks: PgBatchHooks;
+  #queue: QueuedWrite[] = [];
+  #scheduled = false;
+  #running = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+  #commits = 0;
+
+  constructor(pool: pg.Pool, hooks: PgBatchHooks, logger?: StoreLogger) {
+    this.#pool = pool;
+    this.#hooks = hooks;
+    this.#logger = logger;
+  }
+
+  /** Transactions committed so far: tests observe group commit through it. */
+  get commits(): number {
+    return this.#commits;
+  }
+
+  /** Queues a write; it runs in a later batch, after every write queued before it. */
+  enqueue<T>(run: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Refuses new writes, and resolves once every queued write has been settled. */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (!this.#scheduled && !this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#running) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: writes issued by every socket read in this turn get in.
+    setImmediate(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    this.#running = true;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      await this.#runBatch(batch);
+    }
+    this.#running = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #runBatch(batch: readonly QueuedWrite[]): Promise<void> {
+    let tx: pg.PoolClient;
+    try {
+      tx = await this.#pool.connect();
+    } catch (error) {
+      this.#fail(batch, [], error);
+      return;
+    }
+    const outcomes: Outcome[] = [];
+    let broken: unknown;
+    let commitMs = 0;
+    try {
+      await tx.query("BEGIN");
+      await this.#hooks.begin(tx);
+      for (const write of batch) {
+        const forget = this.#hooks.mark();
+        await tx.query("SAVEPOINT w");
+        try {
+          outcomes.push({ ok: true, value: await write.run(tx) });
+          await tx.query("RELEASE SAVEPOINT w");
+        } catch (error) {
+          if (!isOwnFailure(error)) throw error;
+          await tx.query("ROLLBACK TO SAVEPOINT w");
+          forget();
+          outcomes.push({ ok: false, error });
+        }
+      }
+      await this.#hooks.beforeCommit(tx);
+      const commitStarted = performance.now();
+      await tx.query("COMMIT");
+      commitMs = performance.now() - commitStarted;
+    } catch (error) {
+      broken = error;
+    }
+    if (broken !== undefined) {
+      // A connection that failed mid-transaction is dropped rather than handed to the next user.
+      await tx.query("ROLLBACK").then(
+        () => tx.release(),
+        (rollbackError: Error) => tx.release(rollbackError),
+      );
+      this.#fail(batch, outcomes, broken);
+      return;
+    }
+    tx.release();
+    this.#commits += 1;
+    this.#hooks.afterCommit({ writes: batch.length, commitMs });
+    batch.forEach((write, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+  }
+
+  #fail(batch: readonly QueuedWrite[], outcomes: readonly Outcome[], error: unknown): void {
+    this.#hooks.afterRollback();
+    this.#logger?.error("store: a batch of writes failed and was rolled back", {
+      writes: batch.length,
+      error: String(error),
+    });
+    const failure = unavailable(error);
+    batch.forEach((write, index) => {
+      const outcome = outcomes[index];
+      // A write that had already failed on its own keeps its own error: it would fail on retry too.
+      write.reject(outcome !== undefined && !outcome.ok ? outcome.error : failure);
+    });
+  }
+}
