@@ -43,6 +43,9 @@ export type AdminErrorCode =
   | "unavailable"
   | "busy";
 
+/** Accounts read per store call when listing them all. */
+const LIST_PAGE = 500;
+
 export class AdminError extends Error {
   readonly code: AdminErrorCode;
   constructor(code: AdminErrorCode, message: string) {
@@ -151,7 +154,14 @@ async function run(context: AdminContext, request: AdminRequest): Promise<AdminR
       return { ok: true, user: record.user, sessionsEnded: ended };
     }
     case "list-users": {
-      const records = await store.listUsers();
+      const records: UserRecord[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.listUsers(after, LIST_PAGE);
+        records.push(...page.users);
+        if (!page.more || page.users.length === 0) break;
+        after = page.users.at(-1)!.user;
+      }
       return {
         ok: true,
         users: records.map((record) => ({

@@ -14,12 +14,13 @@ import { openStore } from "../../server/store/open-store.js";
 import type { Store } from "../../server/store/store.js";
 import { makeTempDir } from "./temp-dir.js";
 
-/** Settings that keep tests fast: cheap password hashing, no send limit. */
+/** Settings that keep tests fast: cheap password hashing, no send or registration limit. */
 export const TEST_SETTINGS: Partial<ServerSettings> = {
   host: "127.0.0.1",
   port: 0,
   scryptCost: 1024,
   sendRatePerSec: 0,
+  registrationsPerAddressPerHour: 0,
 };
 
 export interface TestServer {
@@ -45,7 +46,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { dir?: string } = {},
+  options: { dir?: string; wrapStore?: (store: Store) => Store } = {},
 ): Promise<TestServer> {
   const temp = options.dir === undefined ? makeTempDir() : undefined;
   const dir = options.dir ?? temp!.dir;
@@ -96,9 +97,10 @@ export async function startTestServer(
   let metricsListener: http.Server | undefined;
   if (metrics !== undefined)
     metricsListener = await metrics.serve(settings.metricsHost, settings.metricsPort!, logger);
+  const served = options.wrapStore?.(store) ?? store;
   const server = await ParleyServer.start({
     settings,
-    store,
+    store: served,
     normalizer: normalizer.normalizer,
     logger,
     adminSocket,

@@ -21,6 +21,7 @@ import {
   type Store,
   StoreError,
   type UnnormalizedMessage,
+  type UserPage,
   type UserRecord,
 } from "../store.js";
 import type { CallOutcome, FromWorker, SerializedError, StoreCall, ToWorker } from "./worker-messages.js";
@@ -99,8 +100,8 @@ export class WorkerStore implements Store {
   findUser(user: string): Promise<UserRecord | undefined> {
     return this.#call("findUser", [user]);
   }
-  listUsers(): Promise<UserRecord[]> {
-    return this.#call("listUsers", []);
+  listUsers(after: string | undefined, limit: number): Promise<UserPage> {
+    return this.#call("listUsers", [after, limit]);
   }
   setPasswordHash(userId: number, passwordHash: string): Promise<void> {
     return this.#call("setPasswordHash", [userId, passwordHash]);
