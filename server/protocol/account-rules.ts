@@ -13,6 +13,7 @@ export const MAX_DISPLAY_NAME_CHARS = 64;
 // (soft hyphen, fillers, word joiner, invisible operators, BOM). ZWNJ and ZWJ are listed too,
 // but kept where they join two visible characters, as in emoji sequences and Persian words.
 // A string, so that the linter does not read U+034F (a combining mark) as joining its neighbour.
+// biome-ignore lint/complexity/useRegexLiterals: as a literal it would trip noMisleadingCharacterClass.
 const INVISIBLE_OR_BIDI = new RegExp(
   "[\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\u3164\\uFEFF\\uFFA0\\uFFF9-\\uFFFB]",
   "u",

@@ -3,10 +3,10 @@
 // store runs in a worker thread of its own (sqlite/worker-store.ts); the tests of the SQLite
 // store itself open it in their own thread with openSqliteStore.
 
-import fs from "node:fs";
-import path from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import { prepareDatabaseFile } from "./sqlite/database-file.js";
+import type { InstanceLock } from "./sqlite/instance-lock.js";
 import { migrateToLatest, SchemaError } from "./sqlite/migrate.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import { WorkerStore } from "./sqlite/worker-store.js";
@@ -37,19 +37,20 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 /** openStore, typed as what it is: for the SQLite tests. */
 export async function openSqliteStore(options: OpenStoreOptions): Promise<SqliteStore> {
   const file = options.path;
+  let lock: InstanceLock;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     // Created here rather than by SQLite so that it is private from the first byte: it holds
-    // password hashes. SQLite gives the -wal and -shm files the mode of the database file.
-    fs.closeSync(fs.openSync(file, "a", 0o600));
+    // password hashes.
+    lock = prepareDatabaseFile(file, options.logger);
   } catch (error) {
-    throw new SchemaError(`cannot create the database file: ${describe(error)}`, { cause: error });
+    throw new SchemaError(describe(error), { cause: error });
   }
 
   let db: Database.Database;
   try {
     db = new Database(file);
   } catch (error) {
+    lock.release();
     throw new SchemaError(describe(error), { cause: error });
   }
   try {
@@ -65,9 +66,10 @@ export async function openSqliteStore(options: OpenStoreOptions): Promise<Sqlite
     db.pragma("foreign_keys = ON");
     // A Kysely of its own, never destroyed: destroying it would close the shared connection.
     await migrateToLatest(new Kysely({ dialect: new SqliteDialect({ database: db }) }));
-    return new SqliteStore(db, options.logger === undefined ? {} : { logger: options.logger });
+    return new SqliteStore(db, options.logger === undefined ? { lock } : { logger: options.logger, lock });
   } catch (error) {
     db.close();
+    lock.release();
     if (error instanceof SchemaError) throw error;
     throw new SchemaError(describeOpenFailure(error), { cause: error });
   }
