@@ -5,6 +5,7 @@
 import { parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
+import { connectionsWithin, DESCRIPTORS_IN_RESERVE, readOpenFileLimit } from "./open-file-limit.js";
 import { ParleyServer } from "./server.js";
 import { openStore } from "./store/open-store.js";
 
@@ -31,8 +32,24 @@ function readSettings(): ServerSettings {
 }
 
 async function main(): Promise<void> {
-  const settings = readSettings();
-  const log = createLogger(settings.logLevel);
+  const requested = readSettings();
+  const log = createLogger(requested.logLevel);
+  const openFileLimit = readOpenFileLimit();
+  let maxConnections: number;
+  try {
+    maxConnections = connectionsWithin(requested.maxConnections, openFileLimit);
+  } catch (error) {
+    return fail((error as Error).message, EXIT_FAILURE);
+  }
+  const settings: ServerSettings = { ...requested, maxConnections };
+  if (maxConnections < requested.maxConnections) {
+    log.warn("connections capped by the open-file limit", {
+      maxConnections,
+      requested: requested.maxConnections,
+      openFileLimit,
+      reserved: DESCRIPTORS_IN_RESERVE,
+    });
+  }
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${settings.dbPath}: ${error.message}`, EXIT_FAILURE),
   );
