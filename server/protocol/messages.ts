@@ -167,7 +167,8 @@ export interface OpResults {
   send: { id: number; at: string; duplicate: boolean };
   ack: never;
   read: Record<never, never>;
-  users: { users: UserEntry[] };
+  /** `more`: further users follow the last one listed. */
+  users: { users: UserEntry[]; more: boolean };
   history: { messages: HistoryMessage[] };
   ping: { at: string };
   devices: { devices: DeviceEntry[] };
@@ -190,7 +191,8 @@ export interface OpArguments {
   send: { to: string; text: string; cid: string };
   ack: { upTo: number };
   read: { with: string; upTo: number };
-  users: Record<never, never>;
+  /** `after`: the page starts after this user name, in user-name order; `limit` 1–500, default 500. */
+  users: { after?: string; limit?: number };
   history: { with: string; before?: number; limit?: number };
   ping: Record<never, never>;
   devices: Record<never, never>;
