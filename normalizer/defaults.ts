@@ -4,8 +4,12 @@
 export const normalizerDefaults = {
   host: "127.0.0.1",
   port: 8000,
-  /** The largest request body read, after any Content-Encoding is undone. */
-  maxBodyBytes: 8 * 1024 * 1024,
+  /**
+   * The largest request body read, after any Content-Encoding is undone. The longest text
+   * (65,536 code points, at most 5 bytes each once escaped) fits; the chat server splits its
+   * batches to stay under it. Bodies are held whole in memory, so it bounds each request's cost.
+   */
+  maxBodyBytes: 1024 * 1024,
   /** Counted in Unicode code points, before normalization, as the chat protocol counts. */
   maxTextChars: 65_536,
   maxBatchTexts: 1_000,

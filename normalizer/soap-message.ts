@@ -4,7 +4,7 @@
 
 import type { NormalizerLimits } from "./defaults.js";
 import { NORMALIZER_NAMESPACE, OPERATIONS, type OperationName, TEXT_ELEMENT } from "./wsdl.js";
-import { readXml, type XmlElement, XmlSyntaxError } from "./xml-reader.js";
+import { readXml, type XmlElement, type XmlLimits, XmlSyntaxError } from "./xml-reader.js";
 import { escapeXml } from "./xml-writer.js";
 
 export type SoapVersion = "1.1" | "1.2";
@@ -26,6 +26,12 @@ const SOAP11_FAULT_CODES: Readonly<Record<FaultCode, string>> = {
   MustUnderstand: "MustUnderstand",
 };
 const XML_SPACE_ONLY = /^[ \t\n\r]*$/;
+// A fault quotes names and namespaces from the request; a hostile request can make them
+// megabytes long, and the fault and its log line must not grow with them.
+const MAX_QUOTED_CHARS = 80;
+const MAX_REASON_CHARS = 400;
+// Headers and the envelope around the texts: the elements a request may hold past its texts.
+const ELEMENTS_BESIDE_TEXTS = 64;
 // Fatal, so that broken UTF-8 is refused rather than read as U+FFFD; it also drops a BOM.
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -101,15 +107,15 @@ function decode(
   const fail =
     (version: SoapVersion): Fail =>
     (reason, code = "Sender") => {
-      throw new RequestError({ version, code, reason });
+      throw new RequestError({ version, code, reason: bounded(reason, MAX_REASON_CHARS) });
     };
 
   if (contentType === undefined) fail(declared)(`the request has no Content-Type; ${MEDIA_TYPES_HINT}`);
   if (mediaType !== MEDIA_TYPES["1.1"] && mediaType !== MEDIA_TYPES["1.2"]) {
-    fail(declared)(`Content-Type ${mediaType} is not supported; ${MEDIA_TYPES_HINT}`);
+    fail(declared)(`Content-Type ${quoted(mediaType)} is not supported; ${MEDIA_TYPES_HINT}`);
   }
   if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-    fail(declared)(`charset ${charset} is not supported; send UTF-8`);
+    fail(declared)(`charset ${quoted(charset)} is not supported; send UTF-8`);
   }
   let text: string;
   try {
@@ -119,28 +125,28 @@ function decode(
   }
   let root: XmlElement;
   try {
-    root = readXml(text);
+    root = readXml(text, requestXmlLimits(limits));
   } catch (error) {
     if (error instanceof XmlSyntaxError) return fail(declared)(`malformed XML: ${error.message}`);
     throw error;
   }
 
   if (root.localName !== "Envelope") {
-    fail(declared)(`the root element must be a SOAP Envelope, not <${root.name}>`);
+    fail(declared)(`the root element must be a SOAP Envelope, not <${quoted(root.name)}>`);
   }
   const version = (Object.keys(ENVELOPE_NAMESPACES) as SoapVersion[]).find(
     (v) => ENVELOPE_NAMESPACES[v] === root.namespace,
   );
   if (version === undefined) {
     return fail(declared)(
-      `the Envelope's namespace "${root.namespace}" is neither SOAP 1.1's (${ENVELOPE_NAMESPACES["1.1"]}) nor SOAP 1.2's (${ENVELOPE_NAMESPACES["1.2"]})`,
+      `the Envelope's namespace "${quoted(root.namespace)}" is neither SOAP 1.1's (${ENVELOPE_NAMESPACES["1.1"]}) nor SOAP 1.2's (${ENVELOPE_NAMESPACES["1.2"]})`,
       "VersionMismatch",
     );
   }
   if (version !== declared) {
     // Answered in the version the Content-Type announced, which is what the client expects.
     fail(declared)(
-      `a SOAP ${version} envelope must be sent as ${MEDIA_TYPES[version]}, not ${mediaType}`,
+      `a SOAP ${version} envelope must be sent as ${MEDIA_TYPES[version]}, not ${quoted(mediaType)}`,
       "VersionMismatch",
     );
   }
@@ -156,7 +162,7 @@ function readEnvelope(envelope: XmlElement, soapNamespace: string, fail: Fail): 
   const header = isSoap(parts[0], "Header") ? parts[0] : undefined;
   const rest = header === undefined ? parts : parts.slice(1);
   if (!isSoap(rest[0], "Body")) fail("the Envelope must hold a Body, after an optional Header");
-  if (rest.length > 1) fail(`unexpected <${rest[1]!.name}> after the Body`);
+  if (rest.length > 1) fail(`unexpected <${quoted(rest[1]!.name)}> after the Body`);
 
   for (const entry of header === undefined ? [] : childElements(header, fail)) {
     const mustUnderstand = entry.attributes.find(
@@ -164,7 +170,7 @@ function readEnvelope(envelope: XmlElement, soapNamespace: string, fail: Fail): 
     )?.value;
     if (mustUnderstand === "1" || mustUnderstand === "true") {
       fail(
-        `header {${entry.namespace}}${entry.localName} is marked mustUnderstand; this service understands no headers`,
+        `header {${quoted(entry.namespace)}}${quoted(entry.localName)} is marked mustUnderstand; this service understands no headers`,
         "MustUnderstand",
       );
     }
@@ -183,7 +189,7 @@ function readCall(
   const operation = OPERATIONS.find((name) => name === call.localName);
   if (call.namespace !== NORMALIZER_NAMESPACE || operation === undefined) {
     return fail(
-      `unknown operation {${call.namespace}}${call.localName}; this service offers ${OPERATIONS.join(" and ")} in namespace ${NORMALIZER_NAMESPACE}`,
+      `unknown operation {${quoted(call.namespace)}}${quoted(call.localName)}; this service offers ${OPERATIONS.join(" and ")} in namespace ${NORMALIZER_NAMESPACE}`,
     );
   }
 
@@ -193,7 +199,7 @@ function readCall(
   for (const element of textElements) {
     const ours = element.namespace === NORMALIZER_NAMESPACE || element.namespace === "";
     if (element.localName !== TEXT_ELEMENT || !ours) {
-      fail(`unexpected <${element.name}> in ${operation}; expected <${TEXT_ELEMENT}> elements`);
+      fail(`unexpected <${quoted(element.name)}> in ${operation}; expected <${TEXT_ELEMENT}> elements`);
     }
   }
   if (operation === "Normalize" && textElements.length !== 1) {
@@ -207,7 +213,7 @@ function readCall(
     const name = operation === "Normalize" ? "the text" : `text ${index + 1}`;
     let value = "";
     for (const child of element.children) {
-      if (typeof child !== "string") fail(`${name} must hold only characters, not <${child.name}>`);
+      if (typeof child !== "string") fail(`${name} must hold only characters, not <${quoted(child.name)}>`);
       value += child;
     }
     const chars = countCodePoints(value, limits.maxTextChars);
@@ -230,7 +236,7 @@ export function encodeResponse(request: NormalizerRequest, texts: readonly strin
 }
 
 export function encodeFault(fault: SoapFault): EncodedMessage {
-  const reason = escapeXml(fault.reason);
+  const reason = escapeXml(bounded(fault.reason, MAX_REASON_CHARS));
   let payload: string;
   let status = 500;
   if (fault.version === "1.1") {
@@ -310,7 +316,7 @@ function childElements(parent: XmlElement, fail: (reason: string) => never): Xml
   const elements: XmlElement[] = [];
   for (const child of parent.children) {
     if (typeof child !== "string") elements.push(child);
-    else if (!XML_SPACE_ONLY.test(child)) fail(`unexpected text in <${parent.name}>`);
+    else if (!XML_SPACE_ONLY.test(child)) fail(`unexpected text in <${quoted(parent.name)}>`);
   }
   return elements;
 }
@@ -339,6 +345,27 @@ function startsLikeXml(body: Uint8Array): boolean {
   while (i < body.length && (body[i] === 0x20 || body[i] === 0x09 || body[i] === 0x0a || body[i] === 0x0d))
     i += 1;
   return body[i] === 0x3c;
+}
+
+/** The limits a request must keep while it is read, from the limits on its texts. */
+function requestXmlLimits(limits: Pick<NormalizerLimits, "maxBatchTexts">): XmlLimits {
+  return {
+    maxElements: limits.maxBatchTexts + ELEMENTS_BESIDE_TEXTS,
+    maxAttributesPerElement: 32,
+    maxDepth: 32,
+  };
+}
+
+/** Input quoted in a reason, shortened so that the reason stays one readable sentence. */
+function quoted(text: string): string {
+  return bounded(text, MAX_QUOTED_CHARS);
+}
+
+function bounded(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  // Not between the two halves of a surrogate pair, which XML cannot carry alone.
+  const cut = /[\uD800-\uDBFF]/.test(text[maxChars - 1]!) ? maxChars - 1 : maxChars;
+  return `${text.slice(0, cut)}… (${text.length} characters)`;
 }
 
 /** Code points in `text`; a text no longer than `limit` in UTF-16 units needs no counting. */

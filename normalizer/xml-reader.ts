@@ -4,7 +4,9 @@
 // CDATA section; the normalizer must see element text exactly as sent.
 //
 // It reads a whole document held in memory (the service caps the body size first) into a
-// tree of elements and character data. Comments are dropped; a DOCTYPE and processing
+// tree of elements and character data, and refuses it as soon as it passes a limit on
+// elements, attributes or depth: a hostile body must cost no more than the limits allow,
+// not a tree of millions of nodes that is refused afterwards. Comments are dropped; a DOCTYPE and processing
 // instructions are refused, as SOAP forbids them, which also rules out entity expansion.
 
 import { ILLEGAL_XML_CHAR } from "./xml-writer.js";
@@ -44,9 +46,23 @@ export class XmlSyntaxError extends Error {
   }
 }
 
-// SOAP needs four levels (Envelope, Body, operation, text). The bound keeps each name's
-// namespace lookup, which walks the open elements, cheap on hostile input.
-const MAX_DEPTH = 64;
+/** Bounds checked while reading; the first one passed ends the reading with an XmlSyntaxError. */
+export interface XmlLimits {
+  /** Elements in the whole document, the root included. */
+  readonly maxElements: number;
+  /** Attributes on one element, namespace declarations included. */
+  readonly maxAttributesPerElement: number;
+  /** Elements open at once. Also keeps each name's namespace lookup, which walks them, cheap. */
+  readonly maxDepth: number;
+}
+
+// SOAP needs four levels (Envelope, Body, operation, text) and a handful of attributes; these
+// defaults are for documents read from a trusted peer, such as the normalizer's responses.
+export const DEFAULT_XML_LIMITS: XmlLimits = {
+  maxElements: 100_000,
+  maxAttributesPerElement: 64,
+  maxDepth: 64,
+};
 const XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace";
 const XMLNS_NAMESPACE = "http://www.w3.org/2000/xmlns/";
 
@@ -71,8 +87,8 @@ const PREDEFINED_ENTITIES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** Parses a complete document and returns its root element; throws XmlSyntaxError. */
-export function readXml(source: string): XmlElement {
-  return new Reader(source).document();
+export function readXml(source: string, limits: XmlLimits = DEFAULT_XML_LIMITS): XmlElement {
+  return new Reader(source, limits).document();
 }
 
 interface RawAttribute {
@@ -94,10 +110,13 @@ interface OpenElement {
 
 class Reader {
   readonly #text: string;
+  readonly #limits: XmlLimits;
   #pos = 0;
+  #elements = 0;
   readonly #open: OpenElement[] = [];
 
-  constructor(source: string) {
+  constructor(source: string, limits: XmlLimits) {
+    this.#limits = limits;
     // Section 2.11: every CR LF pair and lone CR reaches the application as LF. Character
     // references are untouched, so "&#13;" still yields a CR.
     this.#text = source.replace(/\r\n?/g, "\n");
@@ -197,6 +216,10 @@ class Reader {
 
   /** Reads a start tag; an empty-element tag is handed to `done`, an open one is pushed. */
   #startTag(done: (element: XmlElement) => void): void {
+    this.#elements += 1;
+    if (this.#elements > this.#limits.maxElements) {
+      this.#fail(`the document holds more than ${this.#limits.maxElements} elements`);
+    }
     this.#pos += 1;
     const name = this.#name("an element name");
     const raw: RawAttribute[] = [];
@@ -205,6 +228,9 @@ class Reader {
       const spaced = this.#skipSpace();
       if (this.#startsWith("/>") || this.#startsWith(">")) break;
       if (!spaced) this.#fail("expected white space, '>' or '/>'");
+      if (raw.length >= this.#limits.maxAttributesPerElement) {
+        this.#fail(`an element has more than ${this.#limits.maxAttributesPerElement} attributes`);
+      }
       const at = this.#pos;
       const attribute = this.#name("an attribute name");
       if (rawNames.has(attribute)) this.#fail(`duplicate attribute ${attribute}`, at);
@@ -232,7 +258,8 @@ class Reader {
     if (empty) {
       done({ name, namespace, localName, attributes, children: [] });
     } else {
-      if (this.#open.length >= MAX_DEPTH) this.#fail(`elements are nested deeper than ${MAX_DEPTH}`);
+      const { maxDepth } = this.#limits;
+      if (this.#open.length >= maxDepth) this.#fail(`elements are nested deeper than ${maxDepth}`);
       this.#open.push({ name, namespace, localName, attributes, children: [], scope, text: "" });
     }
   }

@@ -182,6 +182,8 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     key: "messageTtlMs",
     kind: "number",
     min: 0,
+    // A lifetime past a century would put expiry dates beyond what a Date can hold.
+    max: 36_500,
     scale: MS_PER_DAY,
     help: "undelivered messages expire after this many days (fractions allowed)",
   },
@@ -196,6 +198,7 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     key: "sendRatePerSec",
     kind: "number",
     min: 0,
+    max: 1_000_000,
     help: "sends per second per user; 0 = unlimited",
   },
   "send-burst": {
@@ -333,6 +336,25 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
   }
 }
 
+/**
+ * "--flag -5" as "--flag=-5": parseArgs would refuse the value as a possible option in three
+ * lines, where the range check says in one what is wrong with it.
+ */
+function attachDashValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith("--") && arg.slice(2) in FLAGS && next !== undefined && /^-(?!-)/.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  return args;
+}
+
 export type CommandLine = { help: true } | { help: false; config: ServerSettings };
 
 /** Flags win over environment variables, which win over the defaults. */
@@ -341,9 +363,15 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   for (const flag of Object.keys(FLAGS)) options[flag] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: attachDashValues(argv),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // parseArgs explains some mistakes over several lines; the first one says what is wrong.
+    throw new UsageError((error as Error).message.split("\n")[0]!);
   }
   if (values.help) return { help: true };
 

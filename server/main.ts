@@ -9,6 +9,7 @@ import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usa
 import { createLogger } from "./logger.js";
 import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
+import { connectionsWithin, DESCRIPTORS_IN_RESERVE, readOpenFileLimit } from "./open-file-limit.js";
 import { ParleyServer } from "./server.js";
 import { describeDb, openStore } from "./store/open-store.js";
 
@@ -37,8 +38,24 @@ function readSettings(): ServerSettings {
 }
 
 async function main(): Promise<void> {
-  const settings = readSettings();
-  const log = createLogger(settings.logLevel);
+  const requested = readSettings();
+  const log = createLogger(requested.logLevel);
+  const openFileLimit = readOpenFileLimit();
+  let maxConnections: number;
+  try {
+    maxConnections = connectionsWithin(requested.maxConnections, openFileLimit);
+  } catch (error) {
+    return fail((error as Error).message, EXIT_FAILURE);
+  }
+  const settings: ServerSettings = { ...requested, maxConnections };
+  if (maxConnections < requested.maxConnections) {
+    log.warn("connections capped by the open-file limit", {
+      maxConnections,
+      requested: requested.maxConnections,
+      openFileLimit,
+      reserved: DESCRIPTORS_IN_RESERVE,
+    });
+  }
   // Before the store: an admin command may be working on the database; it is waited for.
   const adminSocket = await AdminSocket.claim(adminSocketPath(settings), log, ADMIN_SOCKET_WAIT_MS).catch(
     (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),

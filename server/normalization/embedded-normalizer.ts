@@ -11,6 +11,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { type ResourceLimits, Worker } from "node:worker_threads";
+import type { NormalizerLimits } from "../../normalizer/defaults.js";
 import type { Logger } from "../logger.js";
 import type {
   NormalizerWorkerCommand,
@@ -23,6 +24,8 @@ export interface EmbeddedNormalizerOptions {
   readonly resourceLimits?: ResourceLimits;
   /** Connections the service holds open at once. */
   readonly maxConnections?: number;
+  /** The service's request limits, its own defaults where unset; tests widen them. */
+  readonly limits?: Partial<NormalizerLimits>;
   /** The first restart waits this long; each quick death doubles the wait, up to restartMaxMs. */
   readonly restartMinMs?: number;
   readonly restartMaxMs?: number;
@@ -31,11 +34,12 @@ export interface EmbeddedNormalizerOptions {
 }
 
 export const embeddedNormalizerDefaults = {
-  // Requests are parsed one at a time; the costliest body within the 8 MiB limit (a million
-  // empty elements) peaks near 300 MiB of heap.
+  // The service's own limits (1 MiB bodies, a few thousand elements) keep a request to a few
+  // MiB of heap; this bound is for what they do not foresee.
   resourceLimits: { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 32 },
   // The server uses one keep-alive connection; the rest is room for an operator's checks.
   maxConnections: 16,
+  limits: {},
   restartMinMs: 100,
   restartMaxMs: 5_000,
   closeTimeoutMs: 3_000,
@@ -91,6 +95,7 @@ export class EmbeddedNormalizer {
       socketPath: path.join(folder, SOCKET_NAME),
       pathPrefix: `/n/${randomBytes(32).toString("hex")}`,
       maxConnections: settings.maxConnections,
+      limits: settings.limits,
       debug: log.isDebug(),
     };
     try {

@@ -4,6 +4,7 @@
 
 import { rm } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
+import type { NormalizerLimits } from "../../normalizer/defaults.js";
 import type { LogFields, NormalizerLogger } from "../../normalizer/logger.js";
 import { startNormalizerService } from "../../normalizer/service.js";
 
@@ -12,6 +13,7 @@ export interface NormalizerWorkerConfig {
   readonly socketPath: string;
   readonly pathPrefix: string;
   readonly maxConnections: number;
+  readonly limits: Partial<NormalizerLimits>;
   /** Whether debug lines are wanted; they cross to the host only then. */
   readonly debug: boolean;
 }
@@ -48,6 +50,7 @@ const service = await startNormalizerService({
   socketPath: config.socketPath,
   pathPrefix: config.pathPrefix,
   maxConnections: config.maxConnections,
+  ...config.limits,
   logger,
 });
 port.on("message", (command: NormalizerWorkerCommand) => {

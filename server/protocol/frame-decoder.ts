@@ -10,11 +10,15 @@ export type DecodedItem =
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const EMPTY = Buffer.alloc(0);
+const FIRST_CAPACITY = 256;
 
 export class FrameDecoder {
   readonly #maxFrameBytes: number;
   readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
-  #pending: Buffer[] = [];
+  // The partial line so far, in one buffer that grows by doubling: a line trickled a byte at a
+  // time costs about a byte per byte, not a Buffer object per chunk.
+  #pending = EMPTY;
   #pendingBytes = 0;
   #failed = false;
 
@@ -34,9 +38,13 @@ export class FrameDecoder {
       start = newline + 1;
       let line: Buffer;
       if (this.#pendingBytes > 0) {
-        this.#pending.push(piece);
-        line = Buffer.concat(this.#pending, this.#pendingBytes + piece.length);
-        this.#pending = [];
+        if (!this.#append(piece)) {
+          items.push({ kind: "frame_too_large" });
+          return items;
+        }
+        line = this.#pending.subarray(0, this.#pendingBytes);
+        // Let go of the buffer: a connection that sent one long line must not keep its size.
+        this.#pending = EMPTY;
         this.#pendingBytes = 0;
       } else {
         line = piece;
@@ -46,19 +54,32 @@ export class FrameDecoder {
       items.push(item);
       if (item.kind === "frame_too_large") return items;
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      // Copy: the caller may reuse its buffer, and a partial line can outlive this call.
-      this.#pending.push(Buffer.from(rest));
-      this.#pendingBytes += rest.length;
-      // A line that has already outgrown the limit is refused before its end arrives,
-      // so a peer cannot make us buffer without bound. The +1 leaves room for a CR.
-      if (this.#pendingBytes > this.#maxFrameBytes + 1) {
-        this.#fail();
-        items.push({ kind: "frame_too_large" });
-      }
-    }
+    // Copied: the caller may reuse its buffer, and a partial line can outlive this call.
+    if (start < chunk.length && !this.#append(chunk.subarray(start))) items.push({ kind: "frame_too_large" });
     return items;
+  }
+
+  /**
+   * Adds bytes to the partial line; false, with the decoder failed, when the line would outgrow
+   * the limit: it is refused before its end arrives, so a peer cannot make us buffer without
+   * bound. The +1 leaves room for a CR.
+   */
+  #append(bytes: Buffer): boolean {
+    const needed = this.#pendingBytes + bytes.length;
+    if (needed > this.#maxFrameBytes + 1) {
+      this.#fail();
+      return false;
+    }
+    if (needed > this.#pending.length) {
+      let capacity = Math.max(FIRST_CAPACITY, this.#pending.length * 2);
+      while (capacity < needed) capacity *= 2;
+      const grown = Buffer.allocUnsafe(Math.min(capacity, this.#maxFrameBytes + 1));
+      this.#pending.copy(grown, 0, 0, this.#pendingBytes);
+      this.#pending = grown;
+    }
+    bytes.copy(this.#pending, this.#pendingBytes);
+    this.#pendingBytes = needed;
+    return true;
   }
 
   #decodeLine(raw: Buffer): DecodedItem | undefined {
@@ -88,7 +109,7 @@ export class FrameDecoder {
 
   #fail(): void {
     this.#failed = true;
-    this.#pending = [];
+    this.#pending = EMPTY;
     this.#pendingBytes = 0;
   }
 }

@@ -2,13 +2,13 @@
 // (sqlite/). The server's SQLite store runs in a worker thread of its own (sqlite/worker-store.ts);
 // the tests of the SQLite store itself open it in their own thread with openSqliteStore.
 
-import fs from "node:fs";
-import path from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import { migratePostgres } from "./postgres/migrate.js";
 import { PgStore } from "./postgres/pg-store.js";
 import { DEFAULT_POOL_SIZE, openPool } from "./postgres/pool.js";
+import { prepareDatabaseFile } from "./sqlite/database-file.js";
+import type { InstanceLock } from "./sqlite/instance-lock.js";
 import { migrateToLatest, SchemaError } from "./sqlite/migrate.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import { WorkerStore } from "./sqlite/worker-store.js";
@@ -80,19 +80,20 @@ export async function openPostgresStore(options: OpenStoreOptions): Promise<PgSt
 /** openStore, typed as what it is: for the SQLite tests. */
 export async function openSqliteStore(options: OpenStoreOptions): Promise<SqliteStore> {
   const file = options.path;
+  let lock: InstanceLock;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     // Created here rather than by SQLite so that it is private from the first byte: it holds
-    // password hashes. SQLite gives the -wal and -shm files the mode of the database file.
-    fs.closeSync(fs.openSync(file, "a", 0o600));
+    // password hashes.
+    lock = prepareDatabaseFile(file, options.logger);
   } catch (error) {
-    throw new SchemaError(`cannot create the database file: ${describe(error)}`, { cause: error });
+    throw new SchemaError(describe(error), { cause: error });
   }
 
   let db: Database.Database;
   try {
     db = new Database(file);
   } catch (error) {
+    lock.release();
     throw new SchemaError(describe(error), { cause: error });
   }
   try {
@@ -108,9 +109,10 @@ export async function openSqliteStore(options: OpenStoreOptions): Promise<Sqlite
     db.pragma("foreign_keys = ON");
     // A Kysely of its own, never destroyed: destroying it would close the shared connection.
     await migrateToLatest(new Kysely({ dialect: new SqliteDialect({ database: db }) }));
-    return new SqliteStore(db, options.logger === undefined ? {} : { logger: options.logger });
+    return new SqliteStore(db, options.logger === undefined ? { lock } : { logger: options.logger, lock });
   } catch (error) {
     db.close();
+    lock.release();
     if (error instanceof SchemaError) throw error;
     throw new SchemaError(describeOpenFailure(error), { cause: error });
   }

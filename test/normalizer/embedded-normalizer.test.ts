@@ -136,6 +136,10 @@ const OUTAGE_LINE = (line: LogLine) =>
 const SECRET = /[0-9a-f]{64}/;
 
 /** 8 MiB of empty elements: within the body limit, about two seconds of parsing, then a fault. */
+// The service's own limits refuse the flood before it costs anything; these let it through, so
+// that the worker's isolation is still shown on a long parse and an exhausted heap.
+const FLOOD_LIMITS = { maxBodyBytes: 8 * 1024 * 1024, maxBatchTexts: 2_000_000 };
+
 function floodBody(): Buffer {
   const head = envelope11("<n:NormalizeBatch>").split("<n:NormalizeBatch>")[0]!;
   const tail = "</n:NormalizeBatch></soap:Body></soap:Envelope>";
@@ -263,7 +267,7 @@ describe("embedded normalizer (integration, worker thread)", () => {
   });
 
   it("keeps the chat server answering while it parses a large request", async () => {
-    await harness.start(temp.dir);
+    await harness.start(temp.dir, { limits: FLOOD_LIMITS });
     const { socketPath } = harness.opened.embeddedService!;
     const client = await harness.client("alice");
     const flood = floodBody();
@@ -299,6 +303,7 @@ describe("embedded normalizer (integration, worker thread)", () => {
   it("ends a worker that outgrows its heap, restarts it, and the server stays up", async () => {
     await harness.start(temp.dir, {
       resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+      limits: FLOOD_LIMITS,
     });
     const { socketPath } = harness.opened.embeddedService!;
     const client = await harness.client("alice");

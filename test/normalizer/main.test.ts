@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { type NormalizerService, startNormalizerService } from "../../normalizer/service.js";
 import { SoapNormalizer } from "../../server/normalization/soap-normalizer.js";
+import { envelope11, expectFault11, normalizeCall, post, SOAP11_NS } from "./helpers.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../normalizer/main.js");
 const START_TIMEOUT_MS = 10_000;
@@ -99,6 +100,28 @@ describe("parley-normalizer binary (integration)", () => {
       expect(messages).to.deep.equal(["normalizer listening", "normalizer stopping", "normalizer stopped"]);
     });
   }
+
+  it("keeps the service's limits: body size, elements while reading, a bounded fault", async () => {
+    const started = run(["--port", "0"]);
+    const url = (await waitForListening(started)).url as string;
+    try {
+      const oversized = await post(url, envelope11(normalizeCall("x".repeat(2 * 1024 * 1024))));
+      expect(expectFault11(oversized)).to.equal("the request body exceeds the limit of 1048576 bytes");
+      const flood = await post(
+        url,
+        envelope11(`<n:NormalizeBatch>${"<a/>".repeat(100_000)}</n:NormalizeBatch>`),
+      );
+      expect(expectFault11(flood)).to.match(/^malformed XML: the document holds more than 1064 elements/);
+      const namespace = `urn:${"x".repeat(500_000)}`;
+      const echoed = await post(url, envelope11(normalizeCall("x")).replace(SOAP11_NS, namespace));
+      expectFault11(echoed, "soap:VersionMismatch");
+      expect(echoed.body.length).to.be.below(1_000);
+      expect(started.stdout.join("").length).to.be.below(5_000);
+    } finally {
+      started.child.kill("SIGTERM");
+      await started.exited;
+    }
+  });
 
   it("takes its host and port from the environment", async () => {
     const started = run([], { PARLEY_NORMALIZER_HOST: "127.0.0.1", PARLEY_NORMALIZER_PORT: "0" });

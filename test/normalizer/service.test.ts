@@ -382,6 +382,48 @@ describe("normalizer service (integration)", () => {
       }
     });
 
+    it("answers a body over the default limit of 1 MiB with a Fault", async () => {
+      const reply = await post(service.url, envelope11(normalizeCall("x".repeat(2 * 1024 * 1024))));
+      expect(expectFault11(reply)).to.equal("the request body exceeds the limit of 1048576 bytes");
+    });
+
+    describe("hostile XML within the audit's 8 MiB bodies", () => {
+      let roomy: NormalizerService;
+
+      before(async () => {
+        roomy = await startNormalizerService({ host: "127.0.0.1", port: 0, maxBodyBytes: 8 * 1024 * 1024 });
+      });
+
+      after(async () => {
+        await roomy.close();
+      });
+
+      it("refuses 2 million elements at the element limit, while reading", async () => {
+        const reply = await post(
+          roomy.url,
+          envelope11(`<n:NormalizeBatch>${"<a/>".repeat(2_000_000)}</n:NormalizeBatch>`),
+        );
+        expect(expectFault11(reply)).to.match(/^malformed XML: the document holds more than 1064 elements/);
+      });
+
+      it("refuses 800,000 attributes on one element at the attribute limit", async () => {
+        const attributes = Array.from({ length: 800_000 }, (_, i) => `a${i.toString(36)}=""`).join(" ");
+        const reply = await post(
+          roomy.url,
+          envelope11(normalizeCall("x")).replace("<soap:Body>", `<soap:Body ${attributes}>`),
+        );
+        expect(expectFault11(reply)).to.match(/^malformed XML: an element has more than 32 attributes/);
+      });
+
+      it("quotes at most a short excerpt of an 8 MB namespace in the fault", async () => {
+        const namespace = `urn:${"x".repeat(8_000_000)}`;
+        const reply = await post(roomy.url, envelope11(normalizeCall("x")).replace(SOAP11_NS, namespace));
+        const faultstring = expectFault11(reply, "soap:VersionMismatch");
+        expect(faultstring).to.contain("urn:xxx").and.to.contain("(8000004 characters)");
+        expect(reply.body.length).to.be.below(1_000);
+      });
+    });
+
     it("escapes the XML specials a faultstring quotes", async () => {
       const reply = await post(
         service.url,

@@ -23,6 +23,16 @@ function syntaxError(xml: string): XmlSyntaxError {
   throw new Error(`expected ${JSON.stringify(xml)} to be refused`);
 }
 
+function syntaxError2(xml: string, limits: Parameters<typeof readXml>[1]): XmlSyntaxError {
+  try {
+    readXml(xml, limits);
+  } catch (error) {
+    expect(error).to.be.instanceOf(XmlSyntaxError);
+    return error as XmlSyntaxError;
+  }
+  throw new Error(`expected ${JSON.stringify(xml)} to be refused`);
+}
+
 describe("readXml (unit)", () => {
   it("keeps element text exactly: spaces, tabs, newlines, U+FEFF, emoji", () => {
     const text = " \t a\n\n b \uFEFF😀 ";
@@ -82,7 +92,8 @@ describe("readXml (unit)", () => {
   it("stays linear on hostile input: many attributes, long names, long references", () => {
     const started = performance.now();
     const attributes = Array.from({ length: 100_000 }, (_, i) => `a${i}="${i}"`).join(" ");
-    expect(readXml(`<t ${attributes}/>`).attributes).to.have.length(100_000);
+    const generous = { maxElements: 10, maxAttributesPerElement: 100_000, maxDepth: 64 };
+    expect(readXml(`<t ${attributes}/>`, generous).attributes).to.have.length(100_000);
     expect(() => readXml(`<t>&${"x".repeat(1_000_000)}</t>`)).to.throw(XmlSyntaxError);
     expect(() => readXml(`<${"n".repeat(1_000_000)}/>`)).not.to.throw();
     expect(performance.now() - started).to.be.below(2_000);
@@ -96,6 +107,31 @@ describe("readXml (unit)", () => {
         expect(readXml(`<t a="${escapeXml(legal, true)}"/>`).attributes[0]!.value).to.equal(legal);
       }),
     );
+  });
+
+  describe("limits, enforced while reading", () => {
+    const limits = { maxElements: 5, maxAttributesPerElement: 3, maxDepth: 4 };
+
+    // Each document is broken after the point where the limit is passed: the error names the
+    // limit, so the reader stopped there instead of reading on and building the tree.
+    it("refuses the element past maxElements", () => {
+      const error = syntaxError2(`<r>${"<a/>".repeat(10)}<<<`, limits);
+      expect(error.message).to.match(/^the document holds more than 5 elements \(line 1, column 20\)$/);
+    });
+
+    it("refuses the attribute past maxAttributesPerElement, namespace declarations included", () => {
+      const error = syntaxError2(`<r xmlns:p="u" a="1" b="2" c="3" d="4" <<<`, limits);
+      expect(error.message).to.match(/^an element has more than 3 attributes/);
+    });
+
+    it("refuses nesting past maxDepth", () => {
+      expect(syntaxError2(`${"<a>".repeat(5)}<<<`, limits).message).to.match(/nested deeper than 4/);
+    });
+
+    it("reads a document exactly at every limit", () => {
+      const xml = `<r x="1" y="2" z="3"><a><b><c/></b></a><d/></r>`;
+      expect(readXml(xml, limits).attributes).to.have.length(3);
+    });
   });
 
   describe("refuses", () => {

@@ -157,7 +157,8 @@ describe("SqliteStore", () => {
       expect((error as Error).message).to.match(/not a SQLite database/);
       expect((error as Error).message).to.not.include("\n");
       expect(fs.readFileSync(file, "utf8")).to.equal(content);
-      expect(fs.readdirSync(dir)).to.deep.equal(["notes.txt"]);
+      // Only the one-server lock beside it, which nothing is written to.
+      expect(fs.readdirSync(dir)).to.deep.equal(["notes.txt", "notes.txt.lock"]);
     });
 
     it("refuses a corrupt database, with a one-line SchemaError, and leaves it untouched", async () => {

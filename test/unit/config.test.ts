@@ -34,6 +34,31 @@ describe("command line and environment (unit)", () => {
     });
   }
 
+  describe("every numeric flag, given a bad value, is refused in one line", () => {
+    const numeric = Object.entries(FLAGS).filter(
+      ([, spec]) => spec.kind === "integer" || spec.kind === "number",
+    );
+    for (const [flag, spec] of numeric) {
+      it(`--${flag}`, () => {
+        const values = ["-5", "-1e9", "abc", "", " ", "NaN", "Infinity", "99999999999999999999"];
+        if (spec.kind === "integer") values.push("1.5");
+        for (const value of values) {
+          for (const argv of [[`--${flag}`, value], [`--${flag}=${value}`]]) {
+            const refusal = () => parseCommandLine(argv, {});
+            expect(refusal, JSON.stringify(argv)).to.throw(UsageError);
+            try {
+              refusal();
+            } catch (error) {
+              const { message } = error as Error;
+              expect(message, JSON.stringify(argv)).not.to.contain("\n");
+              expect(message, JSON.stringify(argv)).to.contain(`--${flag}`);
+            }
+          }
+        }
+      });
+    }
+  });
+
   it("takes TLS files only together", () => {
     const parsed = parseCommandLine(["--tls-cert", "c.pem", "--tls-key", "k.pem"], {});
     expect(parsed).to.deep.include({ help: false });

@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import { expect } from "chai";
 import { type DecodedItem, FrameDecoder } from "../../server/protocol/frame-decoder.js";
 
@@ -84,5 +86,23 @@ describe("FrameDecoder (unit)", () => {
       "frame",
     ]);
     expect(items[0]).to.include({ reason: "the line is not valid UTF-8" });
+  });
+
+  it("holds a partial line trickled byte by byte in about one byte per byte", () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const used = () => {
+      gc();
+      const { heapUsed, arrayBuffers } = process.memoryUsage();
+      return heapUsed + arrayBuffers;
+    };
+    const trickled = 512 * 1024;
+    const decoders = [new FrameDecoder(1024 * 1024)];
+    const before = used();
+    for (let i = 0; i < trickled; i++) decoders[0]!.push(Buffer.from([0x20]));
+    const perByte = (used() - before) / trickled;
+    // Kept alive to the measurement, as a connection keeps its decoder.
+    expect(decoders[0]!.push(Buffer.from("{}\n"))).to.deep.equal([{ kind: "frame", value: {} }]);
+    expect(perByte).to.be.below(4);
   });
 });

@@ -46,6 +46,8 @@ import { isBackendFailure, type StoreLogger, unavailable, WriteQueue } from "./w
 
 export interface SqliteStoreOptions {
   readonly logger?: StoreLogger;
+  /** Released once the database is closed. */
+  readonly lock?: { release(): void };
 }
 
 /** The end of an open membership's seq range. */
@@ -53,6 +55,7 @@ const NO_END = Number.MAX_SAFE_INTEGER;
 
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #lock: { release(): void } | undefined;
   readonly #kysely: Kysely<Schema>;
   readonly #writes: WriteQueue;
   readonly #s: ReturnType<typeof prepareStatements>;
@@ -82,6 +85,7 @@ export class SqliteStore implements Store {
   /** `db` must be open, with its pragmas set and its schema migrated (see open-store.ts). */
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
     this.#db = db;
+    this.#lock = options.lock;
     this.#kysely = new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
     this.#s = prepareStatements(db);
     this.#lastSeq = this.#s.lastSeq.get()!.last_seq;
@@ -930,6 +934,7 @@ export class SqliteStore implements Store {
     await this.#kysely.destroy();
     // kysely closes the connection only if it ever used it.
     this.#db.close();
+    this.#lock?.release();
   }
 
   async #read<T>(read: () => T | Promise<T>): Promise<T> {

@@ -10,6 +10,7 @@ import { type CommitRecord, StoreError } from "../store.js";
 /** The part of the server's logger the store uses. */
 export interface StoreLogger {
   error(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn?(msg: string, fields?: Readonly<Record<string, unknown>>): void;
 }
 
 interface QueuedWrite {
