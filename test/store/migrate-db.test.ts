@@ -3,8 +3,12 @@
 // database serves the same accounts, inboxes, positions, rooms and history over the protocol.
 
 import path from "node:path";
+import Database from "better-sqlite3";
 import { expect } from "chai";
+import { Kysely, SqliteDialect } from "kysely";
 import pg from "pg";
+import { migrations } from "../../migrations/index.js";
+import { migrateToLatest } from "../../server/store/sqlite/migrate.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
 import { runServer, type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -260,5 +264,19 @@ describe("migrate-db: SQLite to PostgreSQL (integration)", function () {
     expect(noTarget.stderr).to.match(/--to postgres:\/\/… is required/);
     const notPostgres = await migrateDb(path.join(temp.dir, "none.db"), path.join(temp.dir, "other.db"));
     expect(notPostgres.code).to.equal(2);
+  });
+
+  it("refuses a SQLite database not at the latest schema, with one line saying to start the server once", async () => {
+    const file = path.join(temp.dir, "old.db");
+    const db = new Database(file);
+    const older = Object.fromEntries(Object.entries(migrations).slice(0, -1));
+    await migrateToLatest(new Kysely({ dialect: new SqliteDialect({ database: db }) }), older);
+    db.close();
+    const refused = await migrateDb(file, database.url);
+    expect(refused).to.deep.include({ code: 1, stdout: "" });
+    expect(refused.stderr).to.match(
+      /^parley-server migrate-db: .*old\.db is not at the latest schema \(migration 2026_12_01_003_positions_devices_rooms not applied\); start parley-server on it once[^\n]*\n$/,
+    );
+    expect(await countUsers(database.url)).to.equal("no table");
   });
 });
