@@ -134,11 +134,67 @@ export function stringWidth(text: string): number {
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-/** User-perceived characters: the unit the cursor moves by and wrapping never splits. */
+/** How much text the segmenter is handed at once; see `segmentInto`. */
+const SEGMENT_CHUNK = 256;
+
+/**
+ * User-perceived characters: the unit the cursor moves by and wrapping never splits.
+ * Each call of Intl.Segmenter costs tens of microseconds, so ASCII with ASCII on both sides
+ * (always a grapheme of its own, but CR LF) skips it; the rest goes through `segmentInto`.
+ */
 export function graphemes(text: string): string[] {
   const out: string[] = [];
-  for (const { segment } of segmenter.segment(text)) out.push(segment);
+  let runStart = -1;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    const alone =
+      unit < 0x80 &&
+      unit !== 0x0a &&
+      unit !== 0x0d &&
+      (i === 0 || text.charCodeAt(i - 1) < 0x80) &&
+      (i + 1 === text.length || text.charCodeAt(i + 1) < 0x80);
+    if (!alone) {
+      if (runStart < 0) runStart = i;
+      continue;
+    }
+    if (runStart >= 0) {
+      segmentInto(out, text.slice(runStart, i));
+      runStart = -1;
+    }
+    out.push(text[i]!);
+  }
+  if (runStart >= 0) segmentInto(out, text.slice(runStart));
   return out;
+}
+
+/**
+ * V8's Intl.Segmenter (Node 20) slows down with the square of the string's length — 7 s
+ * for 64 K characters — so long text goes through it in chunks. Each chunk's last grapheme
+ * is carried into the next chunk: what follows may still join it (an accent, a flag's second
+ * half), but a boundary before it cannot move, since that depends only on the characters
+ * on either side.
+ */
+function segmentInto(out: string[], text: string): void {
+  if (text.length <= SEGMENT_CHUNK) {
+    for (const { segment } of segmenter.segment(text)) out.push(segment);
+    return;
+  }
+  let carry = "";
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(text.length, start + SEGMENT_CHUNK);
+    // Never between the two halves of a surrogate pair.
+    const unit = text.charCodeAt(end - 1);
+    if (unit >= 0xd800 && unit <= 0xdbff) end++;
+    const piece = carry + text.slice(start, end);
+    start = end;
+    let last = "";
+    for (const { segment } of segmenter.segment(piece)) {
+      if (last !== "") out.push(last);
+      last = segment;
+    }
+    carry = last;
+  }
+  if (carry !== "") out.push(carry);
 }
 
 /**

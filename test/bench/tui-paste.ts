@@ -31,8 +31,24 @@ async function main(): Promise<void> {
   const temp = makeTempDir();
   const server = await spawnServer(path.join(temp.dir, "parley.db"));
   try {
-    tmux("new-session", "-d", "-x", "100", "-y", "30", "-s", "t", "env", "LANG=C.UTF-8", process.execPath,
-      TUI_MAIN, "--port", String(server.port), "--user", "alice");
+    tmux(
+      "new-session",
+      "-d",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      "-s",
+      "t",
+      "env",
+      "LANG=C.UTF-8",
+      process.execPath,
+      TUI_MAIN,
+      "--port",
+      String(server.port),
+      "--user",
+      "alice",
+    );
     await waitFor("Password", 20_000);
     tmux("send-keys", "-t", "t", "C-r");
     await waitFor("Again", 20_000);
