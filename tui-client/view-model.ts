@@ -12,14 +12,9 @@ import type {
   UserEntry,
 } from "../server/protocol/messages.js";
 import { codePointLength, hasInvalidCharacter, isBlank } from "../server/protocol/text-rules.js";
+import { COMMANDS, parseCommandLine } from "./commands.js";
 import { Conversation, isRoomName, sameUser } from "./conversation.js";
-import {
-  type LayoutLine,
-  layoutConversation,
-  scrollTo,
-  type Viewport,
-  viewport,
-} from "./conversation-view.js";
+import { type LayoutLine, layoutConversation, MARKER_KEY, scrollTo, viewport } from "./conversation-view.js";
 import { CHAT_KEYS, LOGIN_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
 import {
@@ -32,6 +27,7 @@ import {
 } from "./render.js";
 import type { SessionEvent } from "./session.js";
 import type { Frame } from "./styled-text.js";
+import { graphemes } from "./text-width.js";
 import { TimeFormat } from "./time-format.js";
 
 export interface KeyPress {
@@ -46,14 +42,29 @@ export type Intent =
   | { kind: "register"; user: string; password: string }
   | { kind: "send"; to: string; text: string }
   | { kind: "command"; line: string }
-  | { kind: "load_users" }
+  /** A page of users: the first, or the one after the user `after`. */
+  | { kind: "load_users"; after?: string }
   | { kind: "load_rooms" }
   /** A room's members (who is in, online, how far each has read), for its header. */
   | { kind: "load_members"; room: string }
   | { kind: "load_history"; peer: string; before: number | undefined }
   | { kind: "unregister"; password: string }
   | { kind: "redraw" }
+  /** A message for this user in a conversation not on screen: the bell, and a desktop notification with `desktop`. */
+  | { kind: "alert"; title: string; body: string; desktop: boolean }
   | { kind: "quit" };
+
+/** What a message for this user elsewhere does: nothing, the bell, or the bell and a desktop notification. */
+export type NotifyMode = "off" | "bell" | "desktop";
+export const NOTIFY_MODES: readonly NotifyMode[] = ["off", "bell", "desktop"];
+
+/** One entry of the activity list in the status bar: a conversation with unread messages. */
+export interface Activity {
+  readonly name: string;
+  readonly unread: number;
+  /** One of them is for this user: a direct message, or a room message naming them. */
+  readonly highlight: boolean;
+}
 
 export type LinkState =
   | { readonly state: "connecting" }
@@ -160,10 +171,21 @@ export class ViewModel {
   /** Receipts for messages not loaded yet (e.g. before the resent send is answered). */
   readonly #orphanReceipts = new Map<number, MessageStatus>();
   #prefetched = false;
-
-  // Computed by the last frame: what is on screen.
-  #lastLines: LayoutLine[] = [];
-  #lastViewport: Viewport | undefined;
+  /** The pages of a `users` answer so far, until the last one (`more: false`) arrives. */
+  #usersPages: UserEntry[] | undefined;
+  /** /users waits for the fresh list before it shows it. */
+  #usersWanted = false;
+  #notifyMode: NotifyMode = "bell";
+  /** Conversations (lower case) with an unread message for this user. */
+  readonly #highlights = new Set<string>();
+  /** Per conversation: the message the unread-line marker stands before, set when it is opened. */
+  readonly #markers = new Map<string, string>();
+  /** Tab completion in progress: the line as it was, the candidates, which one is in. */
+  #completion:
+    | { before: string; after: string; candidates: string[]; index: number; line: string }
+    | undefined;
+  /** /search: the conversation and the text; its overlay follows as older messages load. */
+  #search: { key: string; term: string } | undefined;
 
   constructor(options: ViewModelOptions) {
     this.#options = options;
@@ -232,6 +254,8 @@ export class ViewModel {
       };
     });
     entries.sort((a, b) => {
+      // This user's own entry (notes to self) goes last: Tab and the eye start with others.
+      if (a.self !== b.self) return a.self ? 1 : -1;
       if (a.last !== b.last) {
         if (a.last === undefined) return 1;
         if (b.last === undefined) return -1;
@@ -279,6 +303,71 @@ export class ViewModel {
 
   showOverlay(title: string, lines: readonly string[]): void {
     this.#overlay = { title, lines, top: 0 };
+  }
+
+  /** /users while online: the list is shown when the answer to the request just sent is in. */
+  awaitUsers(): void {
+    this.#usersWanted = true;
+    this.notify("Fetching the user list…");
+  }
+
+  get notifyMode(): NotifyMode {
+    return this.#notifyMode;
+  }
+
+  /** /notify: sets how a message for this user elsewhere is announced; without a mode, says which is set. */
+  setNotify(mode: string | undefined): void {
+    if (mode === undefined) {
+      this.notify(`Notifications: ${this.#notifyMode} (/notify off, bell or desktop).`);
+      return;
+    }
+    const chosen = NOTIFY_MODES.find((candidate) => candidate === mode.toLowerCase());
+    if (chosen === undefined) {
+      this.notify(`/notify takes ${NOTIFY_MODES.join(", ")}, not ${mode}.`, "error");
+      return;
+    }
+    this.#notifyMode = chosen;
+    this.notify(
+      chosen === "off"
+        ? "Notifications off."
+        : chosen === "bell"
+          ? "A message for you elsewhere rings the bell."
+          : "A message for you elsewhere rings the bell and asks for a desktop notification.",
+    );
+  }
+
+  /** /search TEXT: the open conversation's loaded messages holding TEXT, in an overlay; PgUp there loads older ones. */
+  search(term: string): Intent[] {
+    if (this.#active === undefined) {
+      this.notify("/search looks in the open conversation: open one first.", "error");
+      return [];
+    }
+    this.#search = { key: this.#active, term };
+    this.#showSearch(0);
+    return [];
+  }
+
+  #showSearch(top: number): void {
+    const search = this.#search;
+    if (search === undefined) return;
+    const conversation = this.#conversation(search.key);
+    const needle = search.term.toLowerCase();
+    const lines: string[] = [];
+    for (const message of conversation.messages) {
+      if (message.notice || !message.text.toLowerCase().includes(needle)) continue;
+      const text = message.text.replace(/\s+/gu, " ");
+      lines.push(`${this.#time.day(message.at)} ${this.#time.time(message.at)}  ${message.from}: ${text}`);
+    }
+    const more = conversation.reachedStart
+      ? "all messages searched"
+      : conversation.loadingOlder
+        ? "loading older messages…"
+        : "PgUp at the top loads older messages";
+    this.#overlay = {
+      title: `Search ${conversation.peer} for "${search.term}": ${lines.length} found; ${more}`,
+      lines: lines.length > 0 ? lines : ["(nothing found in the loaded messages)"],
+      top: Math.min(top, Math.max(0, lines.length - 1)),
+    };
   }
 
   /** /users: everyone the client knows of, with presence, in an overlay. */
@@ -381,10 +470,12 @@ export class ViewModel {
         // the conversation it was sent to (it is outgoing there, so never unread).
         const peer = isRoomName(to) || sameUser(from, me) ? to : from;
         const conversation = this.#conversation(peer);
+        const known = conversation.messages.length;
         conversation.addStored(event.message, me);
         this.#applyReadUpTo(conversation);
         this.#adoptOrphans(conversation);
-        return [];
+        if (conversation.messages.length === known || sameUser(from, me)) return [];
+        return this.#announce(conversation, event.message.from, event.message.text);
       }
       case "read_marker": {
         const { with: peer, upTo } = event.marker;
@@ -440,7 +531,7 @@ export class ViewModel {
         return [];
       }
       case "users":
-        return this.#users(event.users);
+        return this.#usersPage(event.users, event.after, event.more);
       case "history":
         this.#history(event.with, event.before, event.limit, event.messages);
         return [];
@@ -501,6 +592,39 @@ export class ViewModel {
     }
   }
 
+  /**
+   * A new message from someone else: elsewhere than on screen, it is activity; for this user
+   * (a direct message, or a room message naming them) it is highlighted and rings.
+   */
+  #announce(conversation: Conversation, from: string, text: string): Intent[] {
+    const onScreen = conversation.key === this.#active && this.#overlay === undefined;
+    if (onScreen) return [];
+    const forMe = !isRoomName(conversation.key) || (this.#me !== undefined && mentions(text, this.#me));
+    if (!forMe) return [];
+    this.#highlights.add(conversation.key);
+    if (this.#notifyMode === "off") return [];
+    const where = isRoomName(conversation.key) ? ` in ${conversation.peer}` : "";
+    return [
+      {
+        kind: "alert",
+        title: `Parley: ${from}${where}`,
+        body: text.replace(/\s+/gu, " ").slice(0, 120),
+        desktop: this.#notifyMode === "desktop",
+      },
+    ];
+  }
+
+  /** Conversations with unread messages, most recent first: the status bar's activity list. */
+  activity(): Activity[] {
+    return this.contacts()
+      .filter((contact) => contact.unread > 0 && contact.key !== this.#active)
+      .map((contact) => ({
+        name: contact.user,
+        unread: contact.unread,
+        highlight: this.#highlights.has(contact.key),
+      }));
+  }
+
   #loggedIn(user: string, resumed: boolean): Intent[] {
     if (this.#me !== undefined && !sameUser(this.#me, user)) this.#clearChat();
     this.#me = user;
@@ -553,6 +677,23 @@ export class ViewModel {
     }
   }
 
+  /** One page of `users`: collected until the last, then applied as one list. */
+  #usersPage(users: readonly UserEntry[], after: string | undefined, more: boolean): Intent[] {
+    if (after === undefined) this.#usersPages = [];
+    const pages = this.#usersPages;
+    if (pages === undefined) return []; // a page of a list that a newer request replaced
+    for (const entry of users) pages.push(entry);
+    const last = users[users.length - 1]?.user;
+    if (more && typeof last === "string") return [{ kind: "load_users", after: last }];
+    this.#usersPages = undefined;
+    const intents = this.#users(pages);
+    if (this.#usersWanted) {
+      this.#usersWanted = false;
+      this.showUsers();
+    }
+    return intents;
+  }
+
   #users(users: readonly UserEntry[]): Intent[] {
     const seen = new Set<string>();
     for (const entry of users) {
@@ -595,6 +736,8 @@ export class ViewModel {
     if (messages.length < limit) conversation.reachedStart = true;
     if (before === undefined) conversation.history = "loaded";
     else conversation.loadingOlder = false;
+    if (this.#search?.key === conversation.key && this.#overlay !== undefined)
+      this.#showSearch(this.#overlay.top);
   }
 
   #applyReadUpTo(conversation: Conversation): void {
@@ -764,6 +907,8 @@ export class ViewModel {
     this.#loginErrors = {};
     this.#editors.password.clear();
     this.#editors.confirm.clear();
+    // Back to logging in, whatever this session did before: the account exists now.
+    this.#mode = "login";
     this.#field = this.#editors.user.isEmpty ? "user" : "password";
     this.notify(message);
   }
@@ -778,6 +923,12 @@ export class ViewModel {
     this.#unregisterPrompt = undefined;
     this.#overlay = undefined;
     this.#prefetched = false;
+    this.#usersPages = undefined;
+    this.#usersWanted = false;
+    this.#highlights.clear();
+    this.#markers.clear();
+    this.#completion = undefined;
+    this.#search = undefined;
     this.#input.clear();
   }
 
@@ -797,8 +948,15 @@ export class ViewModel {
    */
   select(peer: string): Intent[] {
     const conversation = this.#conversation(peer);
+    if (this.#active !== undefined && this.#active !== conversation.key) this.#markers.delete(this.#active);
     this.#active = conversation.key;
-    conversation.scroll = { follow: true };
+    this.#highlights.delete(conversation.key);
+    // The unread-line marker: before the first message not read when the conversation opens.
+    const firstUnread = conversation.messages.find((message) => !message.outgoing && !message.read);
+    if (firstUnread !== undefined) this.#markers.set(conversation.key, firstUnread.key);
+    else this.#markers.delete(conversation.key);
+    conversation.scroll =
+      firstUnread === undefined ? { follow: true } : { follow: false, key: MARKER_KEY, offset: 0 };
     const intents: Intent[] = [];
     if (conversation.history === "none") {
       conversation.history = "loading";
@@ -815,6 +973,23 @@ export class ViewModel {
   key(key: KeyPress): Intent[] {
     if (key.full === "C-c") return [{ kind: "quit" }];
     return this.screen === "login" ? this.#loginKey(key) : this.#chatKey(key);
+  }
+
+  /**
+   * A paste, whole: it goes into the line being edited, line breaks included (one message,
+   * sent with them); a log-in field or the password prompt takes it on one line.
+   */
+  paste(text: string): Intent[] {
+    this.#completion = undefined;
+    if (this.screen === "login") {
+      this.#editors[this.#field].insert(text.replace(/\n+/gu, ""));
+      delete this.#loginErrors[this.#field];
+      return [];
+    }
+    if (this.#overlay !== undefined) this.#closeOverlay();
+    if (this.#unregisterPrompt !== undefined) this.#unregisterPrompt.insert(text.replace(/\n+/gu, ""));
+    else this.#input.insert(text);
+    return [];
   }
 
   /** A mouse click at a cell: a click on a contact opens it. */
@@ -837,14 +1012,18 @@ export class ViewModel {
     if (this.#overlay !== undefined) return this.#overlayKey(key);
     const editor = this.#unregisterPrompt ?? this.#input;
     const action = lookup(CHAT_KEYS, key.full);
+    const completing = (key.full === "tab" || key.full === "S-tab") && this.#unregisterPrompt === undefined;
+    if (!completing) this.#completion = undefined;
     switch (action) {
       case "quit":
         return [{ kind: "quit" }];
       case "redraw":
         return [{ kind: "redraw" }];
       case "next_conversation":
+        if (completing && !this.#input.isEmpty) return this.#complete(1);
         return this.#cycle(1);
       case "previous_conversation":
+        if (completing && !this.#input.isEmpty) return this.#complete(-1);
         return this.#cycle(-1);
       case "page_up":
         return this.#scrollBy(-this.#pageSize());
@@ -873,13 +1052,81 @@ export class ViewModel {
     }
   }
 
+  /**
+   * Tab with text in the input: completes the word before the cursor — a command after a
+   * leading slash, a #room, or a user — most recent conversation first; Tab again (or
+   * Shift-Tab) takes the next (previous) candidate.
+   */
+  #complete(step: number): Intent[] {
+    const input = this.#input;
+    let state = this.#completion;
+    if (state === undefined || state.line !== input.value) {
+      const before = input.beforeCursor;
+      const word = /\S*$/u.exec(before)![0];
+      if (word === "") return [];
+      const head = before.slice(0, before.length - word.length);
+      const after = input.value.slice(before.length);
+      const candidates = this.#candidates(word, head);
+      if (candidates.length === 0) {
+        this.notify(`Nothing to complete for ${word}.`);
+        return [];
+      }
+      state = { before: head, after, candidates, index: step > 0 ? 0 : candidates.length - 1, line: "" };
+    } else {
+      state.index = (state.index + step + state.candidates.length) % state.candidates.length;
+    }
+    const completed = state.before + state.candidates[state.index]!;
+    input.set(completed + state.after);
+    for (let i = 0; i < graphemeCount(state.after); i++) input.left();
+    state.line = input.value;
+    this.#completion = state;
+    if (state.candidates.length > 1) this.notify(`Tab: ${state.candidates.map((c) => c.trim()).join(" ")}`);
+    return [];
+  }
+
+  #candidates(word: string, head: string): string[] {
+    const lower = word.toLowerCase();
+    if (head === "" && word.startsWith("/")) {
+      return COMMANDS.map((command) => `/${command.name}`)
+        .filter((name) => name.startsWith(lower))
+        .map((name) => `${name} `);
+    }
+    // Recent first: the contact list's order, then this room's members, never this user.
+    const names: string[] = [];
+    const add = (name: string): void => {
+      if (this.#isMe(name) || names.some((known) => sameUser(known, name))) return;
+      if (name.toLowerCase().startsWith(lower) && name.length > 0) names.push(name);
+    };
+    for (const contact of this.contacts()) add(contact.user);
+    const room = this.#active === undefined ? undefined : this.#rooms.get(this.#active);
+    for (const member of room?.members?.values() ?? []) add(member.user);
+    const lineStart = head === "" && !isRoomName(word);
+    return names.map((name) => (lineStart && !isRoomName(name) ? `${name}: ` : `${name} `));
+  }
+
+  #closeOverlay(): void {
+    this.#overlay = undefined;
+    this.#search = undefined;
+  }
+
   #overlayKey(key: KeyPress): Intent[] {
     const overlay = this.#overlay!;
     switch (key.full) {
       case "pageup":
-      case "up":
+      case "up": {
+        const atTop = overlay.top === 0;
         overlay.top = Math.max(0, overlay.top - (key.full === "up" ? 1 : this.#pageSize()));
+        const search = this.#search;
+        if (search !== undefined && atTop && key.full === "pageup") {
+          const conversation = this.#conversation(search.key);
+          if (conversation.reachedStart || conversation.loadingOlder || conversation.history !== "loaded")
+            return [];
+          conversation.loadingOlder = true;
+          this.#showSearch(0);
+          return [{ kind: "load_history", peer: conversation.peer, before: conversation.oldestId }];
+        }
         return [];
+      }
       case "pagedown":
       case "down":
         overlay.top = Math.min(
@@ -891,7 +1138,7 @@ export class ViewModel {
         return [{ kind: "redraw" }];
       default:
         // Any other key closes it: help should never trap anyone.
-        this.#overlay = undefined;
+        this.#closeOverlay();
         return [];
     }
   }
@@ -907,6 +1154,16 @@ export class ViewModel {
     const line = this.#input.value;
     if (isBlank(line)) return [];
     if (line.startsWith("/") && !line.startsWith("//")) {
+      // /msg's text is checked here, so that a text the server would refuse stays in the
+      // input to be fixed, as it does in the conversation.
+      const parsed = parseCommandLine(line.trim());
+      if (!("error" in parsed) && parsed.command.name === "msg") {
+        const problem = this.checkText(parsed.args[1] ?? "");
+        if (problem !== undefined) {
+          this.notify(problem, "error");
+          return [];
+        }
+      }
       this.#input.commit();
       return [{ kind: "command", line: line.trim() }];
     }
@@ -1053,7 +1310,13 @@ export class ViewModel {
 
   #chatLayout(): { contactsWidth: number; bodyHeight: number; conversationWidth: number } {
     const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(this.#cols * 0.22)));
-    const noticeLines = noticeRows(this.#statusText(), this.#identity(), this.#notice, this.#cols).length;
+    const noticeLines = noticeRows(
+      this.#statusText(),
+      this.#identity(),
+      this.#notice,
+      this.#cols,
+      this.activity(),
+    ).length;
     const bodyHeight = Math.max(1, this.#rows - 2 - noticeLines);
     return { contactsWidth, bodyHeight, conversationWidth: Math.max(1, this.#cols - contactsWidth - 1) };
   }
@@ -1067,6 +1330,7 @@ export class ViewModel {
       width: layout.conversationWidth,
       time: this.#time,
       maxTextChars: this.#maxTextChars,
+      markerBefore: this.#markers.get(this.#active),
     });
     return { lines, height };
   }
@@ -1079,43 +1343,33 @@ export class ViewModel {
   }
 
   /**
-   * Builds the frame to paint. Painting counts as showing: messages from the peer that are
-   * on screen become read here, so the contact list in the same frame shows the right count.
+   * The explicit step that moves read marks, run before each frame is painted: the messages
+   * from others that the next frame shows of the open conversation become read, so the
+   * contact list in that frame counts right. Returns the `read` the server should hear
+   * about (the session skips repeats); undefined when nothing is to be said.
    */
-  frame(): Frame {
-    if (this.screen === "login") return renderLogin(this.#loginView());
+  markShown(): { peer: string; upTo: number } | undefined {
+    if (this.screen !== "chat" || this.#active === undefined || this.#overlay !== undefined) return undefined;
+    const conversation = this.#conversation(this.#active);
     const { lines, height } = this.#layoutActive();
-    this.#lastLines = lines;
-    this.#lastViewport = undefined;
-    if (this.#active !== undefined) {
-      const conversation = this.#conversation(this.#active);
-      const view = viewport(lines, conversation.scroll, height);
-      this.#lastViewport = view;
-      if (this.#overlay === undefined) {
-        let newest = 0;
-        for (let i = view.top; i < view.end; i++) newest = Math.max(newest, lines[i]!.incomingId ?? 0);
-        if (newest > 0) conversation.markReadUpTo(newest);
-      }
-    }
-    return renderChat(this.#chatView());
+    const view = viewport(lines, conversation.scroll, height);
+    let newest = 0;
+    for (let i = view.top; i < view.end; i++) newest = Math.max(newest, lines[i]!.incomingId ?? 0);
+    if (newest === 0) return undefined;
+    conversation.markReadUpTo(newest);
+    if (conversation.unreadCount === 0) this.#highlights.delete(conversation.key);
+    return this.#online ? { peer: conversation.peer, upTo: newest } : undefined;
   }
 
-  /**
-   * The `read` the server should hear about: the newest message from the peer that has
-   * been on screen in the open conversation. The session skips repeats.
-   */
-  readMarker(): { peer: string; upTo: number } | undefined {
-    if (this.#active === undefined || this.#lastViewport === undefined || !this.#online) return undefined;
-    const conversation = this.#conversation(this.#active);
-    let newest = 0;
-    for (let i = this.#lastViewport.top; i < this.#lastViewport.end; i++) {
-      newest = Math.max(newest, this.#lastLines[i]?.incomingId ?? 0);
-    }
-    return newest > 0 ? { peer: conversation.peer, upTo: newest } : undefined;
+  /** Builds the frame to paint from the current state; changes nothing. */
+  frame(): Frame {
+    if (this.screen === "login") return renderLogin(this.#loginView());
+    return renderChat(this.#chatView());
   }
 
   #chatView(): ChatView {
     const layout = this.#chatLayout();
+    const { lines, height } = this.#layoutActive();
     const contacts = this.contacts();
     const active = this.#active === undefined ? undefined : this.#conversation(this.#active);
     const contact = active === undefined ? undefined : this.#contacts.get(active.key);
@@ -1141,8 +1395,9 @@ export class ViewModel {
               exists: contact !== undefined,
               room: isRoomName(active.key) ? this.#roomHeader(room) : undefined,
             },
-      lines: this.#lastLines,
-      viewport: this.#lastViewport,
+      lines,
+      viewport: active === undefined ? undefined : viewport(lines, active.scroll, height),
+      activity: this.activity(),
       status: this.#statusText(),
       identity: this.#identity(),
       notice: this.#notice,
@@ -1220,6 +1475,16 @@ const RANKS: Record<MessageStatus, number> = { sent: 1, delivered: 2, read: 3, u
 
 function rank(status: MessageStatus): number {
   return RANKS[status];
+}
+
+/** Whether `text` names `user` as a word ("bob:", "@bob", "thanks bob!"), in any case. */
+export function mentions(text: string, user: string): boolean {
+  const escaped = user.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&");
+  return new RegExp(`(^|[^A-Za-z0-9_.-])@?${escaped}($|[^A-Za-z0-9_-])`, "iu").test(text);
+}
+
+function graphemeCount(text: string): number {
+  return graphemes(text).length;
 }
 
 function isTyped(key: KeyPress): boolean {

@@ -167,7 +167,8 @@ export interface OpResults {
   send: { id: number; at: string; duplicate: boolean };
   ack: never;
   read: Record<never, never>;
-  users: { users: UserEntry[] };
+  /** `more`: further users follow; ask again with `after` = the last user here. Absent: false. */
+  users: { users: UserEntry[]; more?: boolean };
   history: { messages: HistoryMessage[] };
   ping: { at: string };
   devices: { devices: DeviceEntry[] };
@@ -190,7 +191,8 @@ export interface OpArguments {
   send: { to: string; text: string; cid: string };
   ack: { upTo: number };
   read: { with: string; upTo: number };
-  users: Record<never, never>;
+  /** Paged: the page starts after the user `after` (user-name order); `limit` 1-500, default 500. */
+  users: { after?: string; limit?: number };
   history: { with: string; before?: number; limit?: number };
   ping: Record<never, never>;
   devices: Record<never, never>;
