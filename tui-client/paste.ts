@@ -1,8 +1,8 @@
 // Tells pasted text from typed keys in what the terminal sends. Pure: chunks in, parts out.
 //
 // With bracketed paste on (ESC [?2004h) the terminal wraps a paste in ESC [200~ … ESC [201~,
-// which may span reads. Without it, a read holding a line break with more text after it is a
-// paste too: nobody types Enter and the next letters within one read.
+// which may span reads. Anything else is keys: guessing a paste from several lines in one
+// read would also catch fast typing (tmux send-keys, a loaded machine), where Enter must act.
 
 export type InputPart =
   /** Bytes for the key parser. */
@@ -52,24 +52,16 @@ export class PasteFilter {
       } else {
         const start = rest.indexOf(START);
         if (start === -1) {
-          out.push(classify(rest));
+          out.push({ kind: "keys", text: rest });
           break;
         }
-        if (start > 0) out.push(classify(rest.slice(0, start)));
+        if (start > 0) out.push({ kind: "keys", text: rest.slice(0, start) });
         this.#pasting = true;
         rest = rest.slice(start + START.length);
       }
     }
     return out;
   }
-}
-
-/** Unbracketed: several lines in one read are a paste (a last line break is not an Enter). */
-function classify(text: string): InputPart {
-  if (!text.includes("\x1b") && /[\r\n][^\r\n]/u.test(text) && /[^\r\n]/u.test(text)) {
-    return { kind: "paste", text: cleanPaste(text).replace(/\n$/u, "") };
-  }
-  return { kind: "keys", text };
 }
 
 /** How many characters at the end of `text` could begin `marker`. */
