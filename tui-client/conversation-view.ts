@@ -79,15 +79,20 @@ export function layoutConversation(conversation: Conversation, options: LayoutOp
     const block = messageBlock(message, conversation.peer, options, nickWidth, textWidth, indent);
     const withSeparator = block.day !== previousDay;
     previousDay = block.day;
-    if (message.key === options.markerBefore) {
-      lines.push({
-        key: MARKER_KEY,
-        offset: 0,
-        row: centered("new", width, "marker", "─"),
-        incomingId: undefined,
-      });
-    }
-    for (const line of withSeparator ? block.withSeparator : block.withoutSeparator) lines.push(line);
+    const blockLines = withSeparator ? block.withSeparator : block.withoutSeparator;
+    // The unread-line marker goes after the day's separator, right above the first unread message.
+    const markerAt = message.key !== options.markerBefore ? -1 : withSeparator ? 1 : 0;
+    blockLines.forEach((line, index) => {
+      if (index === markerAt) {
+        lines.push({
+          key: MARKER_KEY,
+          offset: 0,
+          row: centered("new", width, "marker", "─"),
+          incomingId: undefined,
+        });
+      }
+      lines.push(line);
+    });
   }
   return lines;
 }
