@@ -15,8 +15,10 @@ import { codePointLength, hasInvalidCharacter, isBlank } from "../server/protoco
 import { COMMANDS, parseCommandLine } from "./commands.js";
 import { Conversation, isRoomName, sameUser } from "./conversation.js";
 import { type LayoutLine, layoutConversation, MARKER_KEY, scrollTo, viewport } from "./conversation-view.js";
-import { CHAT_KEYS, LOGIN_KEYS, lookup } from "./keymap.js";
+import { edit, isTyped, type KeyPress } from "./editing.js";
+import { CHAT_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
+import { type LoginErrors, LoginForm, loginErrorText } from "./login-form.js";
 import {
   type ChatView,
   type LoginView,
@@ -30,12 +32,9 @@ import type { Frame } from "./styled-text.js";
 import { graphemes } from "./text-width.js";
 import { TimeFormat } from "./time-format.js";
 
-export interface KeyPress {
-  /** The key's name with modifiers, blessed style: "a", "enter", "C-n", "S-tab", "M-b". */
-  readonly full: string;
-  /** The character it types, if any. */
-  readonly ch?: string | undefined;
-}
+export type { KeyPress } from "./editing.js";
+export type { LoginField } from "./login-form.js";
+export { loginErrorText } from "./login-form.js";
 
 export type Intent =
   | { kind: "login"; user: string; password: string }
@@ -108,8 +107,6 @@ export interface Notice {
   readonly level: "info" | "error";
 }
 
-export type LoginField = "user" | "password" | "confirm";
-
 export interface ViewModelOptions {
   readonly host: string;
   readonly port: number;
@@ -126,7 +123,6 @@ const CONTACTS_MIN = 14;
 const CONTACTS_MAX = 24;
 /** Conversations whose history is fetched right after a fresh login, most recent first. */
 const PREFETCH_LIMIT = 50;
-const USER_NAME = /^[A-Za-z0-9_.-]{1,32}$/u;
 
 export class ViewModel {
   readonly #options: ViewModelOptions;
@@ -144,15 +140,7 @@ export class ViewModel {
   // ---- log-in screen ----
   #me: string | undefined;
   #online = false;
-  #mode: "login" | "register" = "login";
-  #field: LoginField = "user";
-  readonly #editors: Record<LoginField, LineEditor> = {
-    user: new LineEditor({ maxHistory: 0 }),
-    password: new LineEditor({ maxHistory: 0 }),
-    confirm: new LineEditor({ maxHistory: 0 }),
-  };
-  #loginErrors: Partial<Record<LoginField | "form", string>> = {};
-  #loginBusy = false;
+  readonly #login: LoginForm;
 
   // ---- chat screen ----
   readonly #contacts = new Map<string, Contact>();
@@ -191,10 +179,7 @@ export class ViewModel {
     this.#options = options;
     this.#time = options.time ?? new TimeFormat();
     this.#now = options.now ?? (() => new Date());
-    if (options.user !== undefined && options.user !== "") {
-      this.#editors.user.set(options.user);
-      this.#field = "password";
-    }
+    this.#login = new LoginForm(options.user);
   }
 
   // ---- read-only views, for main.ts and tests ----
@@ -215,8 +200,8 @@ export class ViewModel {
     return this.#notice;
   }
 
-  get loginErrors(): Readonly<Partial<Record<LoginField | "form", string>>> {
-    return this.#loginErrors;
+  get loginErrors(): Readonly<LoginErrors> {
+    return this.#login.errors;
   }
 
   get inputValue(): string {
@@ -290,10 +275,7 @@ export class ViewModel {
     if (link.state !== "open") {
       this.#online = false;
       // A log-in on its way is lost with the connection; one typed while offline still waits.
-      if (wasOpen && this.#loginBusy && this.screen === "login") {
-        this.#loginBusy = false;
-        this.#loginErrors = { form: "the connection was lost; try again" };
-      }
+      if (wasOpen && this.screen === "login") this.#login.connectionLost();
     }
   }
 
@@ -629,10 +611,7 @@ export class ViewModel {
     if (this.#me !== undefined && !sameUser(this.#me, user)) this.#clearChat();
     this.#me = user;
     this.#online = true;
-    this.#loginBusy = false;
-    this.#loginErrors = {};
-    this.#editors.password.clear();
-    this.#editors.confirm.clear();
+    this.#login.loggedIn();
     if (!resumed)
       this.notify(`Logged in as ${user}. Tab picks a conversation; /help lists commands and keys.`);
     else this.notify("Reconnected.");
@@ -647,34 +626,17 @@ export class ViewModel {
   }
 
   #authFailed(stage: "register" | "login", error: { code: string; message: string }, resumed: boolean): void {
-    this.#loginBusy = false;
     if (resumed) {
       if (error.code === "rate_limited" || error.code === "unavailable") {
         this.notify("The server refused to log in again for now; retrying.", "error");
         return;
       }
-      this.#resetToLogin(`Please log in again: ${loginErrorText(error)}.`);
-      this.#loginErrors = { password: loginErrorText(error) };
+      this.#resetToLogin(`Please log in again: ${loginErrorText(error)}.`, {
+        password: loginErrorText(error),
+      });
       return;
     }
-    const text = loginErrorText(error);
-    switch (error.code) {
-      case "user_exists":
-      case "invalid_username":
-        this.#loginErrors = { user: text };
-        this.#field = "user";
-        break;
-      case "bad_credentials":
-      case "weak_password":
-      case "rate_limited":
-        this.#loginErrors = { password: text };
-        this.#field = "password";
-        break;
-      default:
-        this.#loginErrors = {
-          form: `${stage === "register" ? "registering" : "logging in"} failed: ${text}`,
-        };
-    }
+    this.#login.failed(stage, error);
   }
 
   /** One page of `users`: collected until the last, then applied as one list. */
@@ -899,17 +861,11 @@ export class ViewModel {
     }
   }
 
-  #resetToLogin(message: string): void {
+  #resetToLogin(message: string, errors: LoginErrors = {}): void {
     this.#clearChat();
     this.#me = undefined;
     this.#online = false;
-    this.#loginBusy = false;
-    this.#loginErrors = {};
-    this.#editors.password.clear();
-    this.#editors.confirm.clear();
-    // Back to logging in, whatever this session did before: the account exists now.
-    this.#mode = "login";
-    this.#field = this.#editors.user.isEmpty ? "user" : "password";
+    this.#login.reset(errors);
     this.notify(message);
   }
 
@@ -972,7 +928,7 @@ export class ViewModel {
 
   key(key: KeyPress): Intent[] {
     if (key.full === "C-c") return [{ kind: "quit" }];
-    return this.screen === "login" ? this.#loginKey(key) : this.#chatKey(key);
+    return this.screen === "login" ? this.#login.key(key) : this.#chatKey(key);
   }
 
   /**
@@ -982,8 +938,7 @@ export class ViewModel {
   paste(text: string): Intent[] {
     this.#completion = undefined;
     if (this.screen === "login") {
-      this.#editors[this.#field].insert(text.replace(/\n+/gu, ""));
-      delete this.#loginErrors[this.#field];
+      this.#login.paste(text);
       return [];
     }
     if (this.#overlay !== undefined) this.#closeOverlay();
@@ -1233,79 +1188,6 @@ export class ViewModel {
     return [];
   }
 
-  #loginKey(key: KeyPress): Intent[] {
-    const action = lookup(LOGIN_KEYS, key.full);
-    const fields = this.#fields();
-    const editor = this.#editors[this.#field];
-    switch (action) {
-      case "quit":
-        return [{ kind: "quit" }];
-      case "redraw":
-        return [{ kind: "redraw" }];
-      case "toggle_mode":
-        this.#mode = this.#mode === "login" ? "register" : "login";
-        this.#loginErrors = {};
-        if (this.#field === "confirm" && this.#mode === "login") this.#field = "password";
-        return [];
-      case "next_field":
-        this.#field = fields[(fields.indexOf(this.#field) + 1) % fields.length]!;
-        return [];
-      case "previous_field":
-        this.#field = fields[(fields.indexOf(this.#field) - 1 + fields.length) % fields.length]!;
-        return [];
-      case "submit_field": {
-        const index = fields.indexOf(this.#field);
-        if (index < fields.length - 1 && this.#editors[this.#field].value !== "" && !this.#formComplete()) {
-          this.#field = fields[index + 1]!;
-          return [];
-        }
-        return this.#submitLogin();
-      }
-      case undefined:
-        if (isTyped(key)) {
-          editor.insert(key.ch!);
-          delete this.#loginErrors[this.#field];
-        }
-        return [];
-      default:
-        edit(editor, action);
-        return [];
-    }
-  }
-
-  #fields(): LoginField[] {
-    return this.#mode === "register" ? ["user", "password", "confirm"] : ["user", "password"];
-  }
-
-  #formComplete(): boolean {
-    return this.#fields().every((field) => this.#editors[field].value !== "");
-  }
-
-  #submitLogin(): Intent[] {
-    if (this.#loginBusy) return [];
-    const user = this.#editors.user.value.trim();
-    const password = this.#editors.password.value;
-    const errors: Partial<Record<LoginField | "form", string>> = {};
-    if (user === "") errors.user = "type a user name";
-    else if (!USER_NAME.test(user)) errors.user = loginErrorText({ code: "invalid_username", message: "" });
-    if (password === "") errors.password = "type a password";
-    if (this.#mode === "register") {
-      if (password !== "" && [...password].length < 8) {
-        errors.password = loginErrorText({ code: "weak_password", message: "" });
-      } else if (this.#editors.confirm.value !== password) {
-        errors.confirm = "the two passwords differ";
-      }
-    }
-    this.#loginErrors = errors;
-    const first = this.#fields().find((field) => errors[field] !== undefined);
-    if (first !== undefined) {
-      this.#field = first;
-      return [];
-    }
-    this.#loginBusy = true;
-    return [{ kind: this.#mode, user, password }];
-  }
-
   // ---- the frame ----
 
   #chatLayout(): { contactsWidth: number; bodyHeight: number; conversationWidth: number } {
@@ -1430,12 +1312,12 @@ export class ViewModel {
     return {
       cols: this.#cols,
       rows: this.#rows,
-      mode: this.#mode,
-      fields: this.#fields(),
-      focused: this.#field,
-      editors: this.#editors,
-      errors: this.#loginErrors,
-      busy: this.#loginBusy,
+      mode: this.#login.mode,
+      fields: this.#login.fields(),
+      focused: this.#login.field,
+      editors: this.#login.editors,
+      errors: this.#login.errors,
+      busy: this.#login.busy,
       server: `${this.#options.host}:${this.#options.port}`,
       status: this.#statusText(),
       notice: this.#notice,
@@ -1487,51 +1369,6 @@ function graphemeCount(text: string): number {
   return graphemes(text).length;
 }
 
-function isTyped(key: KeyPress): boolean {
-  const ch = key.ch;
-  if (ch === undefined || ch === "") return false;
-  if (key.full.startsWith("C-") || key.full.startsWith("M-")) return false;
-  return !/\p{Cc}/u.test(ch);
-}
-
-function edit(editor: LineEditor, action: string): void {
-  switch (action) {
-    case "cursor_left":
-      editor.left();
-      break;
-    case "cursor_right":
-      editor.right();
-      break;
-    case "word_left":
-      editor.wordLeft();
-      break;
-    case "word_right":
-      editor.wordRight();
-      break;
-    case "line_start":
-      editor.home();
-      break;
-    case "line_end":
-      editor.end();
-      break;
-    case "delete_back":
-      editor.backspace();
-      break;
-    case "delete_forward":
-      editor.deleteForward();
-      break;
-    case "delete_word_back":
-      editor.deleteWordBack();
-      break;
-    case "delete_to_start":
-      editor.deleteToStart();
-      break;
-    case "delete_to_end":
-      editor.deleteToEnd();
-      break;
-  }
-}
-
 /** A refused room operation in plain words. */
 export function roomErrorText(
   op: string,
@@ -1563,25 +1400,5 @@ export function roomErrorText(
       return "This server has no rooms (it speaks protocol version 1).";
     default:
       return `${op.replace("room_", "")} ${name} failed: ${error.message || error.code}`;
-  }
-}
-
-/** The server's log-in and registration errors in plain words, short enough to sit beside a field. */
-export function loginErrorText(error: { code: string; message: string }): string {
-  switch (error.code) {
-    case "bad_credentials":
-      return "wrong user name or password";
-    case "user_exists":
-      return "that name is taken; pick another";
-    case "weak_password":
-      return "too weak: use 8 characters or more";
-    case "invalid_username":
-      return "use 1-32 of A-Z a-z 0-9 _ . -";
-    case "rate_limited":
-      return "too many tries; wait a minute";
-    case "unavailable":
-      return "the server cannot store data now";
-    default:
-      return error.message !== "" ? error.message : error.code;
   }
 }
