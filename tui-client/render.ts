@@ -33,6 +33,7 @@ export interface ActivityView {
 export interface ChatView {
   readonly cols: number;
   readonly rows: number;
+  /** From chatGeometry, like the rest of the layout. */
   readonly contactsWidth: number;
   readonly contacts: readonly {
     key: string;
@@ -86,12 +87,39 @@ const MIN_COLS = 30;
 const MIN_ROWS = 8;
 const MASK = "•";
 
+/** The contacts pane's width follows the terminal within these bounds. */
+const CONTACTS_MIN = 14;
+const CONTACTS_MAX = 24;
+
+export interface ChatGeometry {
+  readonly contactsWidth: number;
+  /** Rows between the title-less top and the status bar: the contacts and the conversation. */
+  readonly bodyHeight: number;
+  readonly conversationWidth: number;
+  /** The conversation's own lines: the body less its header row. */
+  readonly conversationHeight: number;
+}
+
+/**
+ * The one source of the chat screen's geometry: the view model scrolls, pages and maps
+ * clicks with it, and renderChat paints with it.
+ */
+export function chatGeometry(cols: number, rows: number, noticeLines: number): ChatGeometry {
+  const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(cols * 0.22)));
+  const bodyHeight = Math.max(1, rows - 2 - noticeLines);
+  return {
+    contactsWidth,
+    bodyHeight,
+    conversationWidth: Math.max(1, cols - contactsWidth - 1),
+    conversationHeight: Math.max(1, bodyHeight - 1),
+  };
+}
+
 export function renderChat(view: ChatView): Frame {
   const { cols, rows } = view;
   if (cols < MIN_COLS || rows < MIN_ROWS) return tooSmall(cols, rows);
   const noticeLines = noticeRows(view.status, view.identity, view.notice, cols, view.activity);
-  const bodyHeight = rows - 2 - noticeLines.length;
-  const conversationWidth = cols - view.contactsWidth - 1;
+  const { bodyHeight, conversationWidth } = chatGeometry(cols, rows, noticeLines.length);
   const contactRows = renderContacts(view, bodyHeight);
   const conversationRows = renderConversation(view, conversationWidth, bodyHeight);
   let out: Row[] = [];

@@ -20,7 +20,9 @@ import { CHAT_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
 import { type LoginErrors, LoginForm, loginErrorText } from "./login-form.js";
 import {
+  type ChatGeometry,
   type ChatView,
+  chatGeometry,
   type LoginView,
   noticeRows,
   type RoomHeader,
@@ -118,9 +120,6 @@ export interface ViewModelOptions {
   readonly now?: () => Date;
 }
 
-/** Layout constants: the contacts pane's width follows the terminal within these bounds. */
-const CONTACTS_MIN = 14;
-const CONTACTS_MAX = 24;
 /** Conversations whose history is fetched right after a fresh login, most recent first. */
 const PREFETCH_LIMIT = 50;
 
@@ -1190,8 +1189,7 @@ export class ViewModel {
 
   // ---- the frame ----
 
-  #chatLayout(): { contactsWidth: number; bodyHeight: number; conversationWidth: number } {
-    const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(this.#cols * 0.22)));
+  #chatLayout(): ChatGeometry {
     const noticeLines = noticeRows(
       this.#statusText(),
       this.#identity(),
@@ -1199,13 +1197,12 @@ export class ViewModel {
       this.#cols,
       this.activity(),
     ).length;
-    const bodyHeight = Math.max(1, this.#rows - 2 - noticeLines);
-    return { contactsWidth, bodyHeight, conversationWidth: Math.max(1, this.#cols - contactsWidth - 1) };
+    return chatGeometry(this.#cols, this.#rows, noticeLines);
   }
 
   #layoutActive(): { lines: LayoutLine[]; height: number } {
     const layout = this.#chatLayout();
-    const height = Math.max(1, layout.bodyHeight - 1); // the first row is the conversation's header
+    const height = layout.conversationHeight;
     if (this.#active === undefined) return { lines: [], height };
     const lines = layoutConversation(this.#conversation(this.#active), {
       me: this.#me ?? "",
