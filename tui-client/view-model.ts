@@ -19,6 +19,7 @@ import { edit, isTyped, type KeyPress } from "./editing.js";
 import { CHAT_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
 import { type LoginErrors, LoginForm, loginErrorText } from "./login-form.js";
+import { devicesOverlay, membersOverlay, searchOverlay, usersOverlay } from "./overlays.js";
 import {
   type ChatGeometry,
   type ChatView,
@@ -331,97 +332,27 @@ export class ViewModel {
   #showSearch(top: number): void {
     const search = this.#search;
     if (search === undefined) return;
-    const conversation = this.#conversation(search.key);
-    const needle = search.term.toLowerCase();
-    const lines: string[] = [];
-    for (const message of conversation.messages) {
-      if (message.notice || !message.text.toLowerCase().includes(needle)) continue;
-      const text = message.text.replace(/\s+/gu, " ");
-      lines.push(`${this.#time.day(message.at)} ${this.#time.time(message.at)}  ${message.from}: ${text}`);
-    }
-    const more = conversation.reachedStart
-      ? "all messages searched"
-      : conversation.loadingOlder
-        ? "loading older messages…"
-        : "PgUp at the top loads older messages";
-    this.#overlay = {
-      title: `Search ${conversation.peer} for "${search.term}": ${lines.length} found; ${more}`,
-      lines: lines.length > 0 ? lines : ["(nothing found in the loaded messages)"],
-      top: Math.min(top, Math.max(0, lines.length - 1)),
-    };
+    const content = searchOverlay(this.#conversation(search.key), search.term, this.#time);
+    this.#overlay = { ...content, top: Math.min(top, Math.max(0, content.lines.length - 1)) };
   }
 
   /** /users: everyone the client knows of, with presence, in an overlay. */
   showUsers(): void {
-    const contacts = [...this.#contacts.values()].sort((a, b) =>
-      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
-    );
-    const width = Math.max(4, ...contacts.map((contact) => contact.user.length));
-    const lines = contacts.map((contact) => {
-      const state = contact.online
-        ? "online"
-        : contact.lastSeen === null
-          ? "offline"
-          : `offline, last seen ${this.#time.since(contact.lastSeen, this.#now())}`;
-      const name = contact.name !== contact.user ? `  (${contact.name})` : "";
-      return `${contact.online ? "●" : "○"} ${contact.user.padEnd(width)}  ${state}${name}`;
-    });
-    const online = contacts.filter((contact) => contact.online).length;
-    this.showOverlay(
-      `Users: ${contacts.length}, ${online} online`,
-      lines.length > 0 ? lines : ["(nobody yet)"],
-    );
+    const { title, lines } = usersOverlay([...this.#contacts.values()], this.#time, this.#now());
+    this.showOverlay(title, lines);
   }
 
   /** /devices: this user's devices, with presence, in an overlay. */
   showDevices(devices: readonly DeviceEntry[]): void {
-    const mine = this.#options.device?.toLowerCase();
-    const width = Math.max(6, ...devices.map((entry) => String(entry.device).length));
-    const lines = devices.map((entry) => {
-      const state = entry.online
-        ? "online"
-        : entry.lastSeen === null
-          ? "offline"
-          : `offline, last seen ${this.#time.since(entry.lastSeen, this.#now())}`;
-      const here = entry.device.toLowerCase() === mine ? "  (this one)" : "";
-      return `${entry.online ? "●" : "○"} ${entry.device.padEnd(width)}  ${state}${here}`;
-    });
-    const online = devices.filter((entry) => entry.online).length;
-    this.showOverlay(`Devices: ${devices.length}, ${online} online`, lines.length > 0 ? lines : ["(none)"]);
+    const { title, lines } = devicesOverlay(devices, this.#options.device, this.#time, this.#now());
+    this.showOverlay(title, lines);
   }
 
   /** /members: who is in the room, who is online, and how far each has read. */
   #showMembers(room: Room): void {
-    const members = [...(room.members?.values() ?? [])].sort((a, b) =>
-      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
-    );
     const conversation = this.#conversations.get(room.room.toLowerCase());
-    const newest = conversation?.newestId ?? 0;
-    const width = Math.max(
-      4,
-      ...members.map((member) => member.user.length + (this.#isMe(member.user) ? 6 : 0)),
-    );
-    const lines = members.map((member) => {
-      const name = `${member.user}${this.#isMe(member.user) ? " (you)" : ""}`.padEnd(width);
-      const owner = room.owner !== undefined && sameUser(room.owner, member.user) ? "  owner" : "";
-      return `${member.online ? "●" : "○"} ${name}  ${this.#readProgress(member.readUpTo, conversation, newest)}${owner}`;
-    });
-    const online = members.filter((member) => member.online).length;
-    this.showOverlay(
-      `${room.room}: ${members.length} member${members.length === 1 ? "" : "s"}, ${online} online`,
-      lines.length > 0 ? lines : ["(nobody)"],
-    );
-  }
-
-  #readProgress(readUpTo: number | null, conversation: Conversation | undefined, newest: number): string {
-    if (readUpTo === null || readUpTo <= 0) return "has read nothing yet";
-    if (readUpTo >= newest) return "has read everything";
-    const behind = conversation?.messages.filter(
-      (message) => message.id !== undefined && message.id > readUpTo,
-    ).length;
-    const upTo = conversation?.byId(readUpTo);
-    const where = upTo === undefined ? `message ${readUpTo}` : `${this.#time.time(upTo.at)} ${upTo.from}`;
-    return `${behind} message${behind === 1 ? "" : "s"} behind (read up to ${where})`;
+    const { title, lines } = membersOverlay(room, conversation, (user) => this.#isMe(user), this.#time);
+    this.showOverlay(title, lines);
   }
 
   #isMe(user: string): boolean {
