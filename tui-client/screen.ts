@@ -103,17 +103,15 @@ export class Screen {
     this.#canvas = blessed.box({ top: 0, left: 0, width: "100%", height: "100%" });
     this.#screen.append(this.#canvas);
     const styles = themeStyles(options.theme, options.colors);
+    // Element.sattr (missing from @types/blessed) turns a style into blessed's packed cell
+    // attribute, the unit of its cell buffer; each style is packed once, here.
     for (const [style, spec] of Object.entries(styles) as [Style, StyleSpec][]) {
       this.#attrs.set(style, (this.#canvas as unknown as { sattr(s: object): number }).sattr(spec));
     }
 
-    const canvas = this.#canvas as unknown as { render(): unknown };
-    const renderBox = canvas.render.bind(this.#canvas);
-    canvas.render = () => {
-      const coords = renderBox();
-      this.#paint();
-      return coords;
-    };
+    // Blessed's public "render" event fires once the box has been drawn into the screen's
+    // cell buffer and before the buffer reaches the terminal: the frame's cells go in then.
+    this.#canvas.on("render", () => this.#paint());
 
     if (options.mouse) this.#canvas.enableMouse();
     this.#canvas.on("mouse", (data: MouseData) => {
@@ -207,6 +205,12 @@ export class Screen {
     return { full, ch };
   }
 
+  /**
+   * Writes the frame into blessed's cell buffer (screen.lines, not in its typings): blessed
+   * then sends only the cells that changed. Its own content engine is bypassed on purpose
+   * (see the top of this file); marking a line dirty is how blessed expects widgets to
+   * report a change.
+   */
   #paint(): void {
     const frame = this.#frame;
     if (frame === undefined) return;
