@@ -31,6 +31,8 @@ export interface ServerSettings {
   /** Failed log-ins allowed per minute for one user name, and for one client address. */
   readonly loginFailuresPerUserPerMin: number;
   readonly loginFailuresPerAddressPerMin: number;
+  /** Accounts one client address may register per hour (0 turns the limit off). */
+  readonly registrationsPerAddressPerHour: number;
   /** Output buffered for one connection past which it is disconnected as a slow reader. */
   readonly maxBufferedBytes: number;
   /** How long a connection's output may stay blocked before it is disconnected. */
@@ -74,6 +76,7 @@ export const DEFAULTS: ServerSettings = {
   sendBurst: 500,
   loginFailuresPerUserPerMin: 10,
   loginFailuresPerAddressPerMin: 30,
+  registrationsPerAddressPerHour: 20,
   maxBufferedBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 30_000,
   maxQueuedRequests: 1024,
@@ -187,6 +190,12 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     kind: "integer",
     min: 1,
     help: "failed log-ins per minute from one address",
+  },
+  "registrations-per-address": {
+    key: "registrationsPerAddressPerHour",
+    kind: "integer",
+    min: 0,
+    help: "accounts one address may register per hour; 0 = unlimited",
   },
   "max-buffered-bytes": {
     key: "maxBufferedBytes",

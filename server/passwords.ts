@@ -3,6 +3,7 @@
 // hashes still verify.
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { ConcurrencyLimit } from "./concurrency-limit.js";
 
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
@@ -42,11 +43,19 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /**
+ * scrypt runs on libuv's pool of four threads, which file and DNS work share. Two at a time keep
+ * a flood of log-ins from taking them all; the rest queue in arrival order, so a log-in waits
+ * behind the checks already asked for, not behind an unbounded crowd.
+ */
+const MAX_SCRYPT_IN_FLIGHT = 2;
+
+/**
  * Checks a password against an account, or against a decoy when there is no account, so that
  * an unknown user name costs the same scrypt work as a wrong password and cannot be told apart.
  */
 export class PasswordChecker {
   readonly #cost: number;
+  readonly #scrypt = new ConcurrencyLimit(MAX_SCRYPT_IN_FLIGHT);
   #decoy: Promise<string> | undefined;
 
   constructor(cost: number) {
@@ -54,13 +63,14 @@ export class PasswordChecker {
   }
 
   hash(password: string): Promise<string> {
-    return hashPassword(password, this.#cost);
+    return this.#scrypt.run(() => hashPassword(password, this.#cost));
   }
 
   async check(password: string, storedHash: string | undefined): Promise<boolean> {
-    if (storedHash !== undefined) return verifyPassword(password, storedHash);
+    if (storedHash !== undefined) return this.#scrypt.run(() => verifyPassword(password, storedHash));
     this.#decoy ??= hashPassword(randomBytes(12).toString("base64"), this.#cost);
-    await verifyPassword(password, await this.#decoy);
+    const decoy = await this.#decoy;
+    await this.#scrypt.run(() => verifyPassword(password, decoy));
     return false;
   }
 }

@@ -26,8 +26,29 @@ export const SERVER_NAME = "parley/0.1.0";
 
 const MAX_HOUSEKEEPING_INTERVAL_MS = 1000;
 const LIMITER_PRUNE_INTERVAL_MS = 60_000;
+/** Addresses whose recent registrations are remembered at most; past it the oldest are forgotten. */
+const MAX_REGISTERING_ADDRESSES = 100_000;
 /** Sockets past --max-connections that the listener still takes, to tell them why they are refused. */
 const REFUSAL_HEADROOM = 64;
+/**
+ * Mozilla's "intermediate" profile (version 5.7): TLS 1.2 with forward-secret AEAD suites only
+ * (no static RSA, no CBC or SHA-1), and TLS 1.3 with Node's default suites.
+ */
+const TLS_PROFILE = {
+  minVersion: "TLSv1.2",
+  ciphers: [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256",
+    "DHE-RSA-AES256-GCM-SHA384",
+    "DHE-RSA-CHACHA20-POLY1305",
+  ].join(":"),
+  honorCipherOrder: false,
+} as const;
 
 export interface ServerOptions {
   readonly settings: ServerSettings;
@@ -47,6 +68,10 @@ export class ParleyServer {
   readonly #sweeper: ExpirySweeper;
   readonly #connections = new Set<Connection>();
   readonly #connectionsByAddress = new Map<string, number>();
+  /** Sockets holding a slot, handshakes included. */
+  #admitted = 0;
+  /** How each admitted socket gives its slot back, by socketKey(). */
+  readonly #releases = new Map<string, () => void>();
   readonly #housekeeping: NodeJS.Timeout;
   #nextConnectionId = 1;
   #stopping: Promise<void> | undefined;
@@ -85,6 +110,11 @@ export class ParleyServer {
       store,
       passwords: new PasswordChecker(settings.scryptCost),
       sendLimiter: new RateLimiter(settings.sendRatePerSec, settings.sendBurst),
+      registrationLimiter: new RateLimiter(
+        settings.registrationsPerAddressPerHour / 3600,
+        settings.registrationsPerAddressPerHour,
+        MAX_REGISTERING_ADDRESSES,
+      ),
       loginThrottle: new LoginThrottle(
         settings.loginFailuresPerUserPerMin,
         settings.loginFailuresPerAddressPerMin,
@@ -95,7 +125,12 @@ export class ParleyServer {
     };
     this.#dispatcher = new Dispatcher(COMMANDS, this.#services);
     this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, logger, now);
-    this.#listener = ParleyServer.#createListener(settings, (socket) => this.#accept(socket), logger);
+    this.#listener = ParleyServer.#createListener(
+      settings,
+      (socket) => this.#admit(socket),
+      (socket) => this.#accept(socket),
+      logger,
+    );
     // Deadlines are checked at a quarter of the shortest, so none is overshot by more than that.
     const intervalMs = Math.min(
       MAX_HOUSEKEEPING_INTERVAL_MS,
@@ -111,6 +146,7 @@ export class ParleyServer {
         lastPruneMs = nowMs;
         this.#services.sendLimiter.prune(nowMs);
         this.#services.loginThrottle.prune(nowMs);
+        this.#services.registrationLimiter.prune(nowMs);
       }
     }, intervalMs);
     this.#housekeeping.unref();
@@ -118,6 +154,7 @@ export class ParleyServer {
 
   static #createListener(
     settings: ServerSettings,
+    admit: (socket: net.Socket) => boolean,
     accept: (socket: net.Socket) => void,
     log: Logger,
   ): net.Server {
@@ -127,16 +164,28 @@ export class ParleyServer {
     if (settings.tlsCert !== undefined && settings.tlsKey !== undefined) {
       const tlsServer = tls.createServer({
         ...options,
+        ...TLS_PROFILE,
         cert: readPem(settings.tlsCert, "certificate"),
         key: readPem(settings.tlsKey, "key"),
         // A client that stalls in the handshake is bounded like one that never logs in.
         handshakeTimeout: settings.loginTimeoutMs,
       });
+      // Counted at the TCP connection, not after the handshake: sockets stalled in the handshake
+      // hold resources too, and must not escape the limits.
+      tlsServer.on("connection", (socket: net.Socket) => {
+        if (!admit(socket)) socket.destroy();
+      });
       tlsServer.on("secureConnection", accept);
-      tlsServer.on("tlsClientError", (error) => log.debug("TLS handshake failed", { error: error.message }));
+      // Node only reports a failed or timed-out handshake; the socket stays open unless destroyed.
+      tlsServer.on("tlsClientError", (error, socket) => {
+        log.debug("TLS handshake failed", { error: error.message });
+        socket.destroy();
+      });
       listener = tlsServer;
     } else {
-      listener = net.createServer(options, accept);
+      listener = net.createServer(options, (socket) => {
+        if (admit(socket)) accept(socket);
+      });
     }
     listener.maxConnections = settings.maxConnections + REFUSAL_HEADROOM;
     return listener;
@@ -197,22 +246,59 @@ export class ParleyServer {
     return Promise.all(pending).then(() => undefined);
   }
 
+  /**
+   * Takes a connection's slot against --max-connections and --max-connections-per-address, from
+   * its first TCP byte until its socket or its Connection closes; false (and the socket refused)
+   * when there is none. A plain-text client is told why; a TLS client cannot be, before its handshake.
+   */
+  #admit(socket: net.Socket): boolean {
+    if (this.#stopping !== undefined) {
+      socket.destroy();
+      return false;
+    }
+    const address = socket.remoteAddress ?? "unknown";
+    const fromAddress = this.#connectionsByAddress.get(address) ?? 0;
+    let refusal: [ErrorCode, string] | undefined;
+    if (this.#admitted >= this.#settings.maxConnections) {
+      refusal = ["server_full", "the server has too many connections; try again later"];
+    } else if (fromAddress >= this.#settings.maxConnectionsPerAddress) {
+      refusal = ["too_many_connections", "too many connections from your address"];
+    }
+    if (refusal !== undefined) {
+      if (this.#settings.tlsCert !== undefined) {
+        this.#log.warn("connection refused", { address: socket.remoteAddress, code: refusal[0] });
+      } else {
+        this.#refuse(socket, ...refusal);
+      }
+      return false;
+    }
+    this.#admitted++;
+    this.#connectionsByAddress.set(address, fromAddress + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#admitted--;
+      const left = (this.#connectionsByAddress.get(address) ?? 1) - 1;
+      if (left === 0) this.#connectionsByAddress.delete(address);
+      else this.#connectionsByAddress.set(address, left);
+    };
+    const key = socketKey(socket);
+    this.#releases.set(key, release);
+    socket.once("close", () => {
+      this.#releases.delete(key);
+      release();
+    });
+    return true;
+  }
+
   #accept(socket: net.Socket): void {
     if (this.#stopping !== undefined) {
       socket.destroy();
       return;
     }
-    const address = socket.remoteAddress ?? "unknown";
-    const fromAddress = this.#connectionsByAddress.get(address) ?? 0;
-    if (this.#connections.size >= this.#settings.maxConnections) {
-      this.#refuse(socket, "server_full", "the server has too many connections; try again later");
-      return;
-    }
-    if (fromAddress >= this.#settings.maxConnectionsPerAddress) {
-      this.#refuse(socket, "too_many_connections", "too many connections from your address");
-      return;
-    }
-    this.#connectionsByAddress.set(address, fromAddress + 1);
+    // Under TLS the slot was taken by the TCP socket beneath this one, which has the same key.
+    const release = this.#releases.get(socketKey(socket)) ?? (() => {});
     const id = this.#nextConnectionId++;
     const log = this.#log.child({ conn: id });
     const connection = new Connection(id, socket, this.#settings, this.#dispatcher, log);
@@ -220,9 +306,8 @@ export class ParleyServer {
     log.info("connection accepted", { address: socket.remoteAddress, port: socket.remotePort });
     connection.onClose((reason) => {
       this.#connections.delete(connection);
-      const left = (this.#connectionsByAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.#connectionsByAddress.delete(address);
-      else this.#connectionsByAddress.set(address, left);
+      // The slot frees when the connection is done, not when its socket has flushed.
+      release();
       const session = connection.session;
       log.info("connection closed", { reason, user: session?.user.name });
       if (session !== undefined) void this.#services.sessions.detach(session);
@@ -235,6 +320,11 @@ export class ParleyServer {
     socket.end(encodeFrame({ ev: "error", code, message }));
     setTimeout(() => socket.destroy(), 1000).unref();
   }
+}
+
+/** The same for a TLS socket and the TCP socket beneath it, and unique among open connections. */
+function socketKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 function readPem(file: string, what: string): Buffer {

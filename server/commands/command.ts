@@ -28,6 +28,8 @@ export interface Services {
   readonly store: Store;
   readonly passwords: PasswordChecker;
   readonly sendLimiter: RateLimiter;
+  /** Registrations per client address: each costs a scrypt hash and a row. */
+  readonly registrationLimiter: RateLimiter;
   readonly loginThrottle: LoginThrottle;
   readonly sessions: SessionRegistry;
   /** Normalizes and stores sent messages, a turn's worth at a time. */

@@ -2,6 +2,7 @@
 // per address, and with one answer for an unknown user and a wrong password, so neither
 // reveals which accounts exist.
 
+import { isValidUserName } from "../protocol/account-rules.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
 import type { UserRecord } from "../store/store.js";
 import type { CommandContext } from "./command.js";
@@ -15,17 +16,40 @@ export async function authenticate(
   password: string,
 ): Promise<UserRecord> {
   const { connection, services } = context;
-  const nowMs = services.now().getTime();
-  if (!services.loginThrottle.allows(userName, connection.remoteAddress, nowMs)) {
+  const throttle = services.loginThrottle;
+  // A name that breaks the rules is no account: it costs the address a failure and no scrypt
+  // work, and is neither remembered by the throttle nor written to the log (it may be a password).
+  const valid = isValidUserName(userName);
+  const ticket = await throttle.begin(valid ? userName : undefined, connection.remoteAddress, () =>
+    nowMs(services),
+  );
+  if (ticket === undefined) {
     throw new ProtocolError("rate_limited", "too many failed attempts; wait a minute and try again");
   }
-  const record = await services.store.findUser(userName);
-  // Checked even without an account: a decoy hash makes both cost the same.
-  const ok = await services.passwords.check(password, record?.passwordHash);
+  let record: UserRecord | undefined;
+  let ok = false;
+  try {
+    if (valid) {
+      record = await services.store.findUser(userName);
+      // Checked even without an account: a decoy hash makes both cost the same.
+      ok = await services.passwords.check(password, record?.passwordHash);
+    }
+  } catch (error) {
+    throttle.abandoned(ticket, nowMs(services));
+    throw error;
+  }
   if (!ok || record === undefined) {
-    services.loginThrottle.recordFailure(userName, connection.remoteAddress, nowMs);
-    connection.log.info("password refused", { user: userName.slice(0, 32) });
+    throttle.failed(ticket, nowMs(services));
+    connection.log.info(
+      "password refused",
+      valid ? { user: userName } : { invalidNameLength: userName.length },
+    );
     throw new ProtocolError("bad_credentials", BAD_CREDENTIALS);
   }
+  throttle.succeeded(ticket, nowMs(services));
   return record;
+}
+
+function nowMs(services: CommandContext["services"]): number {
+  return services.now().getTime();
 }

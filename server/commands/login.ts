@@ -1,6 +1,8 @@
+import type { Session } from "../delivery/session.js";
 import { DEFAULT_DEVICE, isValidDeviceName } from "../protocol/account-rules.js";
 import { optionalStringArg, stringArg } from "../protocol/arguments.js";
 import { ProtocolError } from "../protocol/protocol-error.js";
+import { StoreError } from "../store/store.js";
 import type { Command } from "./command.js";
 import { authenticate } from "./credentials.js";
 
@@ -22,7 +24,16 @@ export const login: Command<"login"> = {
       connection.session = undefined;
       await services.sessions.detach(previous);
     }
-    const session = await services.sessions.attach({ id: record.id, name: record.user }, device, connection);
+    let session: Session;
+    try {
+      session = await services.sessions.attach({ id: record.id, name: record.user }, device, connection);
+    } catch (error) {
+      // The account was deleted while its password was checked.
+      if (error instanceof StoreError && error.code === "no_such_user") {
+        throw new ProtocolError("bad_credentials", "wrong user name or password");
+      }
+      throw error;
+    }
     if (connection.state !== "open") {
       // It closed while we checked the password; its close found no session to end.
       await services.sessions.detach(session);

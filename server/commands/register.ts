@@ -23,6 +23,13 @@ export const register: Command<"register"> = {
     if (name === undefined) {
       throw new ProtocolError("bad_argument", '"name" must be 1 to 64 printable characters');
     }
+    // After the checks that cost nothing, before the hash that costs the most.
+    if (!services.registrationLimiter.take(connection.remoteAddress, services.now().getTime())) {
+      throw new ProtocolError(
+        "rate_limited",
+        "too many accounts registered from your address; try again later",
+      );
+    }
     const passwordHash = await services.passwords.hash(password);
     const record = await services.store.createUser({
       user,

@@ -167,8 +167,8 @@ export interface OpResults {
   send: { id: number; at: string; duplicate: boolean };
   ack: never;
   read: Record<never, never>;
-  /** `more`: further users follow; ask again with `after` = the last user here. Absent: false. */
-  users: { users: UserEntry[]; more?: boolean };
+  /** `more`: further users follow the last one listed. */
+  users: { users: UserEntry[]; more: boolean };
   history: { messages: HistoryMessage[] };
   ping: { at: string };
   devices: { devices: DeviceEntry[] };
@@ -191,7 +191,7 @@ export interface OpArguments {
   send: { to: string; text: string; cid: string };
   ack: { upTo: number };
   read: { with: string; upTo: number };
-  /** Paged: the page starts after the user `after` (user-name order); `limit` 1-500, default 500. */
+  /** `after`: the page starts after this user name, in user-name order; `limit` 1–500, default 500. */
   users: { after?: string; limit?: number };
   history: { with: string; before?: number; limit?: number };
   ping: Record<never, never>;

@@ -29,6 +29,11 @@ export class StoreError extends Error {
   }
 }
 
+export interface UserPage {
+  readonly users: UserRecord[];
+  readonly more: boolean;
+}
+
 export interface UserRecord {
   readonly id: number;
   /** The user name as registered (its case kept). */
@@ -145,8 +150,12 @@ export interface Store {
   /** A live (not deleted) account by name, compared without regard to case. */
   findUser(user: string): Promise<UserRecord | undefined>;
 
-  /** Every live account, ordered by user name. */
-  listUsers(): Promise<UserRecord[]>;
+  /**
+   * Live accounts in user-name order without regard to case: at most `limit` of them, those whose
+   * name comes after `after` (compared the same way; undefined starts at the first), and `more`
+   * when others follow.
+   */
+  listUsers(after: string | undefined, limit: number): Promise<UserPage>;
 
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;
@@ -165,7 +174,8 @@ export interface Store {
    * Logs a device in: creates it at its first log-in (its position starts at the oldest event
    * some other device of the user has not acknowledged, or at the start of the stream for the
    * user's first device), forgetting the least recently logged-in devices past `maxDevices`.
-   * Marks it online.
+   * Marks it online. Rejects with no_such_user when the account has been deleted, so a log-in
+   * whose password check raced deleteUser cannot outlive the account.
    */
   attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice>;
 

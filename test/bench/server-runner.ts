@@ -72,7 +72,18 @@ export class ParleyServerProcess extends RunningProcess {
 export async function startServer(options: ServerOptions): Promise<ParleyServerProcess> {
   const nodeFlags =
     options.cpuProfileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir];
-  const args = [...nodeFlags, SERVER_MAIN, "--port", "0", "--db", options.dbPath, ...(options.args ?? [])];
+  // Every scenario registers its users from this one address.
+  const args = [
+    ...nodeFlags,
+    SERVER_MAIN,
+    "--port",
+    "0",
+    "--db",
+    options.dbPath,
+    "--registrations-per-address",
+    "0",
+    ...(options.args ?? []),
+  ];
   const started = await startAndWait("the server", args, (line) => line.msg === "listening");
   return new ParleyServerProcess(
     started.child,

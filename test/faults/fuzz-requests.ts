@@ -17,7 +17,7 @@ export const ARGUMENTS: Readonly<Record<Op, readonly string[]>> = {
   send: ["to", "text", "cid"],
   ack: ["upTo"],
   read: ["with", "upTo"],
-  users: [],
+  users: ["after", "limit"],
   history: ["with", "before", "limit"],
   ping: [],
   devices: [],
@@ -33,12 +33,13 @@ export const ARGUMENTS: Readonly<Record<Op, readonly string[]>> = {
 /**
  * The error codes each op may answer with: the protocol's table, bad_argument for every op that
  * takes arguments, not_logged_in for every op that needs a session, and rate_limited for
- * unregister (server/protocol/README.md: it counts as a failed log-in). `unavailable` is left
- * out on purpose: these tests run on a healthy disk, where it would mean a broken store.
+ * unregister (server/protocol/README.md: it counts as a failed log-in) and register (the
+ * registration limit). `unavailable` is left out on purpose: these tests run on a healthy disk,
+ * where it would mean a broken store.
  */
 export const OP_ERROR_CODES: Readonly<Record<Op, readonly ErrorCode[]>> = {
   hello: ["bad_argument", "unsupported_version"],
-  register: ["bad_argument", "invalid_username", "weak_password", "user_exists"],
+  register: ["bad_argument", "invalid_username", "weak_password", "user_exists", "rate_limited"],
   login: ["bad_argument", "bad_credentials", "rate_limited"],
   logout: ["not_logged_in"],
   unregister: ["not_logged_in", "bad_argument", "bad_credentials", "rate_limited"],
@@ -57,7 +58,7 @@ export const OP_ERROR_CODES: Readonly<Record<Op, readonly ErrorCode[]>> = {
   ],
   ack: [],
   read: ["not_logged_in", "bad_argument", "no_such_user", "no_such_room", "not_member"],
-  users: ["not_logged_in"],
+  users: ["not_logged_in", "bad_argument"],
   history: ["not_logged_in", "bad_argument", "no_such_user", "no_such_room", "not_member"],
   ping: [],
   devices: ["not_logged_in"],
@@ -94,7 +95,7 @@ export const OK_FIELDS: Readonly<Record<Op, readonly string[]>> = {
   send: ["id", "at", "duplicate"],
   ack: [],
   read: [],
-  users: ["users"],
+  users: ["users", "more"],
   history: ["messages"],
   ping: ["at"],
   devices: ["devices"],
@@ -220,6 +221,7 @@ function plausible(name: string, userNames: readonly string[]): fc.Arbitrary<unk
     case "user":
     case "to":
     case "with":
+    case "after":
       return userName;
     case "password":
       return fc.oneof(

@@ -33,7 +33,16 @@ export interface NormalizerProcess extends ChildService {
   readonly url: string;
 }
 
-export const FAST_TEST_FLAGS = ["--scrypt-cost", "1024", "--send-rate", "0", "--log-level", "info"];
+export const FAST_TEST_FLAGS = [
+  "--scrypt-cost",
+  "1024",
+  "--send-rate",
+  "0",
+  "--registrations-per-address",
+  "0",
+  "--log-level",
+  "info",
+];
 
 /** Runs the server to completion (for flags that make it exit) and reports what it said. */
 export function runServer(

@@ -58,9 +58,10 @@ export class TestClient {
     );
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
+  /** `localAddress` (another 127.x address) makes the client a second client address. */
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => {
+      const socket = net.connect({ port, host, localAddress }, () => {
         socket.off("error", reject);
         resolve(new TestClient(socket));
       });

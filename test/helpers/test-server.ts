@@ -10,12 +10,13 @@ import { openStore } from "../../server/store/open-store.js";
 import type { Store } from "../../server/store/store.js";
 import { makeTempDir } from "./temp-dir.js";
 
-/** Settings that keep tests fast: cheap password hashing, no send limit. */
+/** Settings that keep tests fast: cheap password hashing, no send or registration limit. */
 export const TEST_SETTINGS: Partial<ServerSettings> = {
   host: "127.0.0.1",
   port: 0,
   scryptCost: 1024,
   sendRatePerSec: 0,
+  registrationsPerAddressPerHour: 0,
 };
 
 export interface TestServer {
@@ -38,7 +39,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { dir?: string } = {},
+  options: { dir?: string; wrapStore?: (store: Store) => Store } = {},
 ): Promise<TestServer> {
   const temp = options.dir === undefined ? makeTempDir() : undefined;
   const dir = options.dir ?? temp!.dir;
@@ -83,7 +84,13 @@ export async function startTestServer(
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
-  const server = await ParleyServer.start({ settings, store, normalizer: normalizer.normalizer, logger });
+  const served = options.wrapStore?.(store) ?? store;
+  const server = await ParleyServer.start({
+    settings,
+    store: served,
+    normalizer: normalizer.normalizer,
+    logger,
+  });
   return {
     port: server.port,
     dbPath,

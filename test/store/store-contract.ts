@@ -263,14 +263,34 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         const alice = await createUser("alice", "First");
         await expectStoreError(createUser("ALICE", "Second"), "user_exists");
         expect(await store.findUser("alice")).to.deep.equal(alice);
-        expect((await store.listUsers()).map((u) => u.name)).to.deep.equal(["First"]);
+        expect((await store.listUsers(undefined, 500)).users.map((u) => u.name)).to.deep.equal(["First"]);
       });
 
       it("listUsers returns every live account ordered by name without regard to case", async () => {
         await users("carol", "Bob", "alice", "Dave");
         const dave = await store.findUser("dave");
         await store.deleteUser(dave!.id, at(5));
-        expect((await store.listUsers()).map((u) => u.user)).to.deep.equal(["alice", "Bob", "carol"]);
+        expect((await store.listUsers(undefined, 500)).users.map((u) => u.user)).to.deep.equal([
+          "alice",
+          "Bob",
+          "carol",
+        ]);
+      });
+
+      it("listUsers pages in name order without regard to case: after a name, at most limit, and more", async () => {
+        await users("carol", "Bob", "alice", "Dave", "erin");
+        const erin = await store.findUser("erin");
+        await store.deleteUser(erin!.id, at(5));
+        const first = await store.listUsers(undefined, 2);
+        expect(first.users.map((u) => u.user)).to.deep.equal(["alice", "Bob"]);
+        expect(first.more).to.equal(true);
+        // The name it starts after is compared without regard to case, and need not exist.
+        const second = await store.listUsers("BOB", 2);
+        expect(second.users.map((u) => u.user)).to.deep.equal(["carol", "Dave"]);
+        expect(second.more).to.equal(false);
+        expect((await store.listUsers("bz", 1)).users.map((u) => u.user)).to.deep.equal(["carol"]);
+        expect(await store.listUsers("dave", 10)).to.deep.equal({ users: [], more: false });
+        expect((await store.listUsers(undefined, 4)).more).to.equal(false);
       });
 
       it("recordPresence records the last-seen time at log-in and log-out; resetPresence keeps it", async () => {
@@ -285,11 +305,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect((await store.findUser("bob"))!.lastSeen).to.equal(at(30));
       });
 
+      it("attachDevice rejects a deleted account with no_such_user and adds no device", async () => {
+        const [alice] = await users("alice");
+        await store.deleteUser(alice!.id, at(5));
+        await expectStoreError(store.attachDevice(alice!.id, "laptop", at(6), MAX_DEVICES), "no_such_user");
+        expect(await store.listDevices(alice!.id)).to.deep.equal([]);
+      });
+
       it("deleteUser frees the name for a new account", async () => {
         const [alice] = await users("alice", "bob");
         await store.deleteUser(alice!.id, at(5));
         expect(await store.findUser("alice")).to.equal(undefined);
-        expect((await store.listUsers()).map((u) => u.user)).to.deep.equal(["bob"]);
+        expect((await store.listUsers(undefined, 500)).users.map((u) => u.user)).to.deep.equal(["bob"]);
         const again = await createUser("ALICE");
         expect(again.id).to.not.equal(alice!.id);
         expect(await store.findUser("alice")).to.deep.equal(again);
@@ -1684,7 +1711,10 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(((results[1] as PromiseRejectedResult).reason as StoreError).code).to.equal("no_such_user");
         expect(((results[2] as PromiseRejectedResult).reason as StoreError).code).to.equal("user_exists");
         expect((await store.unnormalizedMessages(10)).map((m) => m.text)).to.deep.equal(["one", "two"]);
-        expect((await store.listUsers()).map((u) => u.user)).to.deep.equal(["alice", "bob"]);
+        expect((await store.listUsers(undefined, 500)).users.map((u) => u.user)).to.deep.equal([
+          "alice",
+          "bob",
+        ]);
       });
 
       it("close finishes the writes in progress, and may be called again", async () => {

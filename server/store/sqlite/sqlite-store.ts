@@ -27,6 +27,7 @@ import {
   type Store,
   StoreError,
   type UnnormalizedMessage,
+  type UserPage,
   type UserRecord,
 } from "../store.js";
 import type { Database as Schema } from "./schema.js";
@@ -143,15 +144,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  listUsers(): Promise<UserRecord[]> {
+  listUsers(after: string | undefined, limit: number): Promise<UserPage> {
     return this.#read(async () => {
-      const rows = await this.#kysely
+      // users_name_live (name COLLATE NOCASE, live rows) serves both the seek and the order.
+      let query = this.#kysely
         .selectFrom("users")
         .select(["id", "name", "display_name", "password_hash", "created_at", "last_seen_at"])
-        .where("deleted_at", "is", null)
+        .where("deleted_at", "is", null);
+      if (after !== undefined) query = query.where(sql<boolean>`name > ${after} COLLATE NOCASE`);
+      const rows = await query
         .orderBy(sql`name COLLATE NOCASE`)
+        .limit(limit + 1)
         .execute();
-      return rows.map(toUserRecord);
+      return { users: rows.slice(0, limit).map(toUserRecord), more: rows.length > limit };
     });
   }
 
@@ -197,6 +202,9 @@ export class SqliteStore implements Store {
 
   attachDevice(userId: number, name: string, at: string, maxDevices: number): Promise<AttachedDevice> {
     return this.#writes.enqueue(() => {
+      if (this.#s.userLive.get(userId)?.live !== 1) {
+        throw new StoreError("no_such_user", "the account was deleted");
+      }
       const existing = this.#s.findDevice.get(userId, name);
       if (existing !== undefined) {
         this.#s.deviceLogin.run(at, at, existing.id);

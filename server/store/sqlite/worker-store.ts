@@ -20,6 +20,7 @@ import {
   type Store,
   StoreError,
   type UnnormalizedMessage,
+  type UserPage,
   type UserRecord,
 } from "../store.js";
 import type { CallOutcome, FromWorker, SerializedError, StoreCall, ToWorker } from "./worker-messages.js";
@@ -93,8 +94,8 @@ export class WorkerStore implements Store {
   findUser(user: string): Promise<UserRecord | undefined> {
     return this.#call("findUser", [user]);
   }
-  listUsers(): Promise<UserRecord[]> {
-    return this.#call("listUsers", []);
+  listUsers(after: string | undefined, limit: number): Promise<UserPage> {
+    return this.#call("listUsers", [after, limit]);
   }
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
     return this.#call("recordPresence", [userId, online, at]);
