@@ -1,6 +1,6 @@
 // Makes the README's captures of the TUI: a real server, alice on two devices (one with
 // --theme dark, one with --theme light) and bob, in tmux at 80x24 with TERM=tmux-256color;
-// `capture-pane -e` turned into SVG (docs/tui-dark.svg, docs/tui-light.svg).
+// `capture-pane -e` turned into SVG (tui-client/screenshots/tui-dark.svg and tui-light.svg).
 // Usage: npm run build && node dist/test/bench/tui-screenshots.js
 
 import { execFileSync } from "node:child_process";
@@ -12,7 +12,7 @@ import { makeTempDir } from "../helpers/temp-dir.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TUI_MAIN = path.resolve(HERE, "../../tui-client/main.js");
-const DOCS = path.resolve(HERE, "../../../docs");
+const DOCS = path.resolve(HERE, "../../../tui-client/screenshots");
 const PASSWORD = "correct-horse-battery";
 const socket = `parley-shots-${process.pid}`;
 const env = { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
