@@ -58,17 +58,20 @@ async function main(): Promise<void> {
       reserved: DESCRIPTORS_IN_RESERVE,
     });
   }
-  // Before the store: an admin command may be working on the database; it is waited for.
+  // The store first: it takes the database's lock, so a second server on the same file is refused
+  // at once, in one line, instead of waiting for the first one's admin socket.
+  const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
+    fail(`cannot open database ${describeDb(settings.dbPath)}: ${error.message}`, EXIT_FAILURE),
+  );
+  // An admin command that had the database a moment ago may still be closing its socket.
   const socketPath = adminSocketPath(settings);
   const adminSocket =
     socketPath === undefined
       ? undefined
-      : await AdminSocket.claim(socketPath, log, ADMIN_SOCKET_WAIT_MS).catch((error: Error) =>
-          fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
-        );
-  const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
-    fail(`cannot open database ${describeDb(settings.dbPath)}: ${error.message}`, EXIT_FAILURE),
-  );
+      : await AdminSocket.claim(socketPath, log, ADMIN_SOCKET_WAIT_MS).catch(async (error: Error) => {
+          await store.close();
+          return fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE);
+        });
   const normalizer = await openNormalizer(settings.normalizerUrl, log).catch(async (error: Error) => {
     await store.close();
     return fail(`cannot start the normalizer: ${error.message}`, EXIT_FAILURE);
