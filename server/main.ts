@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // parley-server: parse the command line, open the database, start the normalizer and the
 // listener, and shut all of it down in order on SIGTERM or SIGINT. `parley-server admin …`
-// administers accounts instead (server/admin/admin-cli.ts).
+// administers accounts instead (server/admin/admin-cli.ts); `parley-server migrate-db …` copies a
+// SQLite database into PostgreSQL (server/admin/migrate-db-cli.ts).
 
 import { runAdminCommand } from "./admin/admin-cli.js";
 import { AdminSocket } from "./admin/admin-socket.js";
+import { runMigrateDbCommand } from "./admin/migrate-db-cli.js";
 import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
 import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
@@ -57,9 +59,13 @@ async function main(): Promise<void> {
     });
   }
   // Before the store: an admin command may be working on the database; it is waited for.
-  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), log, ADMIN_SOCKET_WAIT_MS).catch(
-    (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
-  );
+  const socketPath = adminSocketPath(settings);
+  const adminSocket =
+    socketPath === undefined
+      ? undefined
+      : await AdminSocket.claim(socketPath, log, ADMIN_SOCKET_WAIT_MS).catch((error: Error) =>
+          fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
+        );
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${describeDb(settings.dbPath)}: ${error.message}`, EXIT_FAILURE),
   );
@@ -83,7 +89,7 @@ async function main(): Promise<void> {
     store,
     normalizer: normalizer.normalizer,
     logger: log,
-    adminSocket,
+    ...(adminSocket === undefined ? {} : { adminSocket }),
     ...(metrics === undefined ? {} : { metrics }),
   }).catch(async (error: Error) => {
     await normalizer.close();
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
     await normalizer.close();
     await store.close();
     // Last: an admin command that finds it gone works on the database itself.
-    await adminSocket.close();
+    await adminSocket?.close();
     log.info("stopped");
     process.exitCode = 0;
   };
@@ -120,6 +126,10 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "admin") {
   void runAdminCommand(process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
+} else if (process.argv[2] === "migrate-db") {
+  void runMigrateDbCommand(process.argv.slice(3)).then((code) => {
     process.exitCode = code;
   });
 } else {
