@@ -9,7 +9,7 @@ import { type AdminContext, runAdminRequest } from "./admin/admin-ops.js";
 import type { AdminSocket } from "./admin/admin-socket.js";
 import type { Services } from "./commands/command.js";
 import { COMMANDS } from "./commands/index.js";
-import type { ServerSettings } from "./config.js";
+import { isPostgresUrl, type ServerSettings } from "./config.js";
 import { Connection } from "./connection.js";
 import { ExpirySweeper } from "./delivery/expiry-sweeper.js";
 import { SessionRegistry } from "./delivery/session-registry.js";
@@ -32,7 +32,6 @@ import { PasswordChecker } from "./passwords.js";
 import { encodeFrame } from "./protocol/frame-encoder.js";
 import type { ErrorCode, Limits } from "./protocol/messages.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { isPostgresUrl } from "./store/open-store.js";
 import type { Store } from "./store/store.js";
 
 export const SERVER_NAME = "parley/0.1.0";
