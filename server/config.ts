@@ -22,6 +22,13 @@ export interface ServerSettings {
   readonly maxInFlight: number;
   readonly idleTimeoutMs: number;
   readonly messageTtlMs: number;
+  /** Delivered messages older than this are deleted (see Store.deleteDeliveredBefore); 0 keeps them. */
+  readonly retentionMs: number;
+  /**
+   * Below this much free space in the SQLite database's folder, requests that grow the database
+   * are refused with `unavailable`; 0 turns the check off. Not checked for PostgreSQL.
+   */
+  readonly minFreeDiskBytes: number;
   readonly logLevel: LogLevel;
   /** scrypt's N for new password hashes; stored with each hash, so raising it is safe. */
   readonly scryptCost: number;
@@ -98,6 +105,8 @@ export const DEFAULTS: ServerSettings = {
   maxInFlight: 1024,
   idleTimeoutMs: 120_000,
   messageTtlMs: 30 * 24 * 3600 * 1000,
+  retentionMs: 0,
+  minFreeDiskBytes: 100 * 1024 * 1024,
   logLevel: "info",
   scryptCost: 2 ** 15,
   sendRatePerSec: 50,
@@ -136,6 +145,7 @@ interface Flag {
 }
 
 const MS_PER_DAY = 24 * 3600 * 1000;
+const BYTES_PER_MB = 1024 * 1024;
 
 // Declared as data so --help, the environment variables and parsing cannot drift apart.
 export const FLAGS: Readonly<Record<string, Flag>> = {
@@ -199,6 +209,23 @@ export const FLAGS: Readonly<Record<string, Flag>> = {
     max: 36_500,
     scale: MS_PER_DAY,
     help: "undelivered messages expire after this many days (fractions allowed)",
+  },
+  "retention-days": {
+    key: "retentionMs",
+    kind: "number",
+    min: 0,
+    max: 36_500,
+    scale: MS_PER_DAY,
+    help: "delete delivered messages older than this many days (fractions allowed); 0 = keep forever",
+  },
+  "min-free-disk-mb": {
+    key: "minFreeDiskBytes",
+    kind: "integer",
+    min: 0,
+    // Past this, bytes would no longer be exact in a double.
+    max: 8_000_000_000,
+    scale: BYTES_PER_MB,
+    help: "refuse writes that grow the SQLite database while its folder has less free space (MiB); 0 = off",
   },
   "log-level": { key: "logLevel", kind: "level", help: `one of ${LOG_LEVELS.join(", ")}` },
   "scrypt-cost": {

@@ -11,6 +11,8 @@ import type { Request } from "./protocol/request.js";
 import { StoreError } from "./store/store.js";
 
 const UNAVAILABLE_MESSAGE = "the server cannot store this now; nothing was stored, try again";
+const LOW_DISK_MESSAGE =
+  "the server is low on disk space and stores nothing new; nothing was stored, try again later";
 
 export class Dispatcher implements RequestHandler {
   readonly #commands: Readonly<Record<string, Command>>;
@@ -45,6 +47,9 @@ export class Dispatcher implements RequestHandler {
     }
     if (command.needsLogin && connection.session === undefined) {
       return { frame: errorResponse(rid, "not_logged_in", "log in first") };
+    }
+    if (command.growsStore && this.#services.diskSpace.low) {
+      return { frame: errorResponse(rid, "unavailable", LOW_DISK_MESSAGE) };
     }
     let after: (() => void) | undefined;
     let closeReason: string | undefined;

@@ -3,15 +3,23 @@
 
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import tls from "node:tls";
 import { type AdminContext, runAdminRequest } from "./admin/admin-ops.js";
 import type { AdminSocket } from "./admin/admin-socket.js";
 import type { Services } from "./commands/command.js";
 import { COMMANDS } from "./commands/index.js";
-import type { ServerSettings } from "./config.js";
+import { isPostgresUrl, type ServerSettings } from "./config.js";
 import { Connection } from "./connection.js";
 import { ExpirySweeper } from "./delivery/expiry-sweeper.js";
 import { SessionRegistry } from "./delivery/session-registry.js";
+import {
+  DISK_CHECK_INTERVAL_MS,
+  DiskSpaceGuard,
+  type FreeDiskBytes,
+  NO_DISK_FLOOR,
+  statfsFreeBytes,
+} from "./disk-space-guard.js";
 import { Dispatcher } from "./dispatcher.js";
 import type { Logger } from "./logger.js";
 import { LoginThrottle } from "./login-throttle.js";
@@ -67,6 +75,9 @@ export interface ServerOptions {
   readonly adminSocket?: AdminSocket;
   /** What the server counts; nothing by default (--metrics-port makes a Prometheus one). */
   readonly metrics?: ServerMetrics;
+  /** Reads the free space of the database's folder for --min-free-disk-mb; statfs by default. */
+  readonly freeDiskBytes?: FreeDiskBytes;
+  readonly diskCheckIntervalMs?: number;
 }
 
 export class ParleyServer {
@@ -77,6 +88,8 @@ export class ParleyServer {
   readonly #dispatcher: Dispatcher;
   readonly #normalization: NormalizationStage;
   readonly #sweeper: ExpirySweeper;
+  /** Undefined when there is no floor: PostgreSQL (its disk is not ours to see), or a floor of 0. */
+  readonly #diskGuard: DiskSpaceGuard | undefined;
   readonly #connections = new Set<Connection>();
   readonly #connectionsByAddress = new Map<string, number>();
   /** Sockets holding a slot, handshakes included. */
@@ -110,6 +123,16 @@ export class ParleyServer {
     intake.onDecongested(() => {
       for (const connection of this.#connections) connection.updateReading();
     });
+    this.#diskGuard =
+      settings.minFreeDiskBytes > 0 && !isPostgresUrl(settings.dbPath)
+        ? new DiskSpaceGuard(
+            path.dirname(path.resolve(settings.dbPath)),
+            settings.minFreeDiskBytes,
+            options.freeDiskBytes ?? statfsFreeBytes,
+            logger,
+            options.diskCheckIntervalMs ?? DISK_CHECK_INTERVAL_MS,
+          )
+        : undefined;
     const limits: Limits = {
       maxTextChars: settings.maxTextChars,
       maxFrameBytes: settings.maxFrameBytes,
@@ -138,6 +161,7 @@ export class ParleyServer {
       sessions,
       intake,
       metrics,
+      diskSpace: this.#diskGuard ?? NO_DISK_FLOOR,
       now,
     };
     if (options.metrics !== undefined) {
@@ -150,7 +174,7 @@ export class ParleyServer {
       }));
     }
     this.#dispatcher = new Dispatcher(COMMANDS, this.#services);
-    this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, logger, now);
+    this.#sweeper = new ExpirySweeper(store, settings.messageTtlMs, settings.retentionMs, logger, now);
     this.#listener = ParleyServer.#createListener(
       settings,
       (socket) => this.#admit(socket),
@@ -222,6 +246,8 @@ export class ParleyServer {
     await options.store.resetPresence();
     const server = new ParleyServer(options);
     try {
+      // Known before the first request.
+      await server.#diskGuard?.check();
       await new Promise<void>((resolve, reject) => {
         server.#listener.once("error", reject);
         server.#listener.listen(options.settings.port, options.settings.host, () => {
@@ -232,6 +258,7 @@ export class ParleyServer {
     } catch (error) {
       clearInterval(server.#housekeeping);
       server.#sweeper.stop();
+      server.#diskGuard?.stop();
       throw error;
     }
     const admin = server.#adminContext();
@@ -289,6 +316,7 @@ export class ParleyServer {
     const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     clearInterval(this.#housekeeping);
     this.#sweeper.stop();
+    this.#diskGuard?.stop();
     for (const connection of this.#connections) connection.drainAndClose("shutdown", { ev: "shutdown" });
     const deadline = new Promise<void>((resolve) =>
       setTimeout(resolve, this.#settings.shutdownTimeoutMs).unref(),

@@ -5,6 +5,7 @@ import type { ServerSettings } from "../config.js";
 import type { Session } from "../delivery/session.js";
 import type { SessionConnection } from "../delivery/session-connection.js";
 import type { SessionRegistry } from "../delivery/session-registry.js";
+import type { DiskSpace } from "../disk-space-guard.js";
 import type { LoginThrottle } from "../login-throttle.js";
 import type { ServerMetrics } from "../metrics/server-metrics.js";
 import type { MessageIntake } from "../normalization/message-intake.js";
@@ -36,6 +37,8 @@ export interface Services {
   /** Normalizes and stores sent messages, a turn's worth at a time. */
   readonly intake: MessageIntake;
   readonly metrics: ServerMetrics;
+  /** Whether the database's disk is below --min-free-disk-mb. */
+  readonly diskSpace: DiskSpace;
   readonly now: () => Date;
 }
 
@@ -52,6 +55,11 @@ export interface CommandContext {
 export interface Command<O extends Op = Op> {
   /** Refused with not_logged_in, by the dispatcher, when the connection has no user. */
   readonly needsLogin: boolean;
+  /**
+   * Stores rows that nothing deletes soon (a message, an account, a room or membership):
+   * refused with unavailable, by the dispatcher, while the disk is below its floor.
+   */
+  readonly growsStore?: true;
   /**
    * Runs without waiting for the connection's earlier requests. Only for commands whose
    * store calls keep their order by themselves (the store applies writes in call order).

@@ -5,6 +5,7 @@ import type { Command } from "./command.js";
 
 export const register: Command<"register"> = {
   needsLogin: false,
+  growsStore: true,
   pipelined: false,
   async run({ connection, services }, args) {
     // Before anything else: a closed server says so whatever the arguments.

@@ -3,6 +3,7 @@ import { type Command, currentSession, existingRoom, existingUser } from "./comm
 
 export const roomAdd: Command<"room_add"> = {
   needsLogin: true,
+  growsStore: true,
   pipelined: false,
   async run(context, args) {
     const { services } = context;

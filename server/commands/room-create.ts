@@ -5,6 +5,7 @@ import { type Command, currentSession, existingUser } from "./command.js";
 
 export const roomCreate: Command<"room_create"> = {
   needsLogin: true,
+  growsStore: true,
   pipelined: false,
   async run(context, args) {
     const { services } = context;

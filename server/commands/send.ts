@@ -8,6 +8,7 @@ const MAX_CID_CHARS = 64;
 
 export const send: Command<"send"> = {
   needsLogin: true,
+  growsStore: true,
   pipelined: true,
   async run(context, args) {
     const { connection, services } = context;

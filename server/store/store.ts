@@ -148,6 +148,16 @@ export interface CommitRecord {
   readonly commitMs: number;
 }
 
+/** What one batch of deleteDeliveredBefore did. */
+export interface RetentionBatch {
+  /** Messages deleted, with the rows only they needed. */
+  readonly deleted: number;
+  /** The last message id examined: the next batch starts after it. */
+  readonly lastId: number;
+  /** False once every message created before the cutoff has been examined. */
+  readonly more: boolean;
+}
+
 /** Called with the transactions committed since the last call (batched, like InboxListener). */
 export type CommitListener = (commits: readonly CommitRecord[]) => void;
 
@@ -287,6 +297,21 @@ export interface Store {
    * are forgotten, and inbox events every device has acknowledged are pruned.
    */
   expireMessages(olderThan: string, at: string): Promise<void>;
+
+  /**
+   * Retention: examines at most `limit` messages with id > `afterId`, in id order, stopping at
+   * the first one created at or after `cutoff`, and deletes those every reader has:
+   * - a direct message delivered (acknowledged by a device of its recipient) whose events, in
+   *   its recipient's and its sender's streams (the message, the sender's copy, its receipts),
+   *   every device of their user has acknowledged; the events go with it;
+   * - a room message whose event in the room's log every device of every live member whose
+   *   membership covered it has acknowledged (a member without devices has not); the event goes
+   *   with it. Membership changes stay in the log.
+   * Undelivered, pending, held, expired and undeliverable messages stay, however old, and so does
+   * the newest message of all (SQLite would otherwise give its id again). One call is one
+   * transaction: callers bound the work of each by `limit` and go on from `lastId`.
+   */
+  deleteDeliveredBefore(cutoff: string, afterId: number, limit: number): Promise<RetentionBatch>;
 
   /** A live room by name, compared without regard to case. */
   findRoom(name: string): Promise<RoomRecord | undefined>;

@@ -49,7 +49,13 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<ServerSettings> = {},
-  options: { dir?: string; backend?: Backend; wrapStore?: (store: Store) => Store } = {},
+  options: {
+    dir?: string;
+    backend?: Backend;
+    wrapStore?: (store: Store) => Store;
+    /** How often the free disk space floor reads the disk. */
+    diskCheckIntervalMs?: number;
+  } = {},
 ): Promise<TestServer> {
   const database = options.backend === "postgres" ? await createTestDatabase() : undefined;
   const temp = options.dir === undefined && database === undefined ? makeTempDir() : undefined;
@@ -110,6 +116,9 @@ export async function startTestServer(
     logger,
     ...(adminSocket === undefined ? {} : { adminSocket }),
     ...(metrics === undefined ? {} : { metrics }),
+    ...(options.diskCheckIntervalMs === undefined
+      ? {}
+      : { diskCheckIntervalMs: options.diskCheckIntervalMs }),
   });
   return {
     port: server.port,

@@ -891,6 +891,138 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe("deleteDeliveredBefore", () => {
+      /** Every message the user's history with `other` still shows, by text. */
+      async function texts(user: UserRecord, conversation: Conversation): Promise<string[]> {
+        return (await store.history(user.id, conversation, undefined, 200)).map((message) => message.text);
+      }
+
+      it("deletes delivered messages older than the cutoff with their events; keeps undelivered and newer ones", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const old = await deliver(alice!, "bob", "old");
+        const waiting = await deliver(alice!, "carol", "waiting");
+        await ackAll(bob!);
+        await ackAll(alice!);
+        const cutoff = at(clock + 1);
+        await deliver(alice!, "bob", "young");
+        await ackAll(bob!);
+        await ackAll(alice!);
+
+        expect(await store.deleteDeliveredBefore(cutoff, 0, 100)).to.deep.equal({
+          deleted: 1,
+          lastId: waiting,
+          more: false,
+        });
+        expect(await texts(bob!, withUser(alice!))).to.deep.equal(["young"]);
+        expect(await texts(alice!, withUser(carol!))).to.deep.equal(["waiting"]);
+        expect((await stream(bob!)).filter((event) => "id" in event && event.id === old)).to.deep.equal([]);
+        expect((await stream(alice!)).filter((event) => "id" in event && event.id === old)).to.deep.equal([]);
+        // The undelivered one is still delivered, however old.
+        expect((await inbox(carol!)).map((event) => ("id" in event ? event.id : undefined))).to.deep.equal([
+          waiting,
+        ]);
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(0);
+        expect(await statusOf(alice!, carol!, waiting)).to.equal("sent");
+      });
+
+      it("keeps a delivered message until every device of its recipient and of its sender has acknowledged its events", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const tablet = await attach(bob!, "tablet");
+        await deliver(alice!, "bob", "old");
+        await ackAll(bob!);
+        const cutoff = at(clock + 1);
+        await deliver(alice!, "bob", "young");
+        // Delivered (bob's main device has it), but bob's tablet has not: it stays.
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(0);
+        await ackAll(bob!, tablet);
+        // Alice has not acknowledged its delivered receipt yet.
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(0);
+        await ackAll(alice!);
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(1);
+        expect(await texts(alice!, withUser(bob!))).to.deep.equal(["young"]);
+        expect(plain(await stream(bob!, tablet)).map((event) => event.text)).to.deep.equal(["young"]);
+      });
+
+      it("deletes a room message only once every member's devices have it; membership changes stay", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await store.createRoom("#talk", alice!.id, [bob!.id, carol!.id], tick());
+        await say(alice!, "#talk", "old");
+        const cutoff = at(clock + 1);
+        await say(bob!, "#talk", "young");
+        await ackAll(alice!);
+        await ackAll(bob!);
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(0);
+        expect(await texts(carol!, inRoom(room))).to.deep.equal(["old", "young"]);
+
+        await ackAll(carol!);
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(1);
+        expect(await texts(carol!, inRoom(room))).to.deep.equal(["young"]);
+        expect(plain(await stream(carol!))).to.deep.equal([
+          { ev: "room", room: "#talk", change: "created", user: "alice", by: "alice" },
+          {
+            ev: "message",
+            id: (await store.history(carol!.id, inRoom(room), undefined, 1))[0]!.id,
+            from: "bob",
+            to: "#talk",
+            text: "young",
+          },
+        ]);
+      });
+
+      it("does not wait for a deleted member", async () => {
+        const [alice, bob, carol] = await users("alice", "bob", "carol");
+        const room = await store.createRoom("#talk", alice!.id, [bob!.id, carol!.id], tick());
+        await say(alice!, "#talk", "old");
+        const cutoff = at(clock + 1);
+        await say(bob!, "#talk", "young");
+        await ackAll(alice!);
+        await ackAll(bob!);
+        await store.deleteUser(carol!.id, tick());
+        expect((await store.deleteDeliveredBefore(cutoff, 0, 100)).deleted).to.equal(1);
+        expect(await texts(alice!, inRoom(room))).to.deep.equal(["young"]);
+      });
+
+      it("examines at most limit messages per call and goes on after lastId", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const ids = [
+          await deliver(alice!, "bob", "one"),
+          await deliver(alice!, "bob", "two"),
+          await deliver(alice!, "bob", "three"),
+        ];
+        const cutoff = at(clock + 1);
+        await deliver(alice!, "bob", "young");
+        await ackAll(bob!);
+        await ackAll(alice!);
+
+        expect(await store.deleteDeliveredBefore(cutoff, 0, 2)).to.deep.equal({
+          deleted: 2,
+          lastId: ids[1],
+          more: true,
+        });
+        expect(await texts(alice!, withUser(bob!))).to.deep.equal(["three", "young"]);
+        expect(await store.deleteDeliveredBefore(cutoff, ids[1]!, 2)).to.deep.equal({
+          deleted: 1,
+          lastId: ids[2],
+          more: false,
+        });
+        expect(await texts(alice!, withUser(bob!))).to.deep.equal(["young"]);
+      });
+
+      it("never deletes the newest message", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const id = await deliver(alice!, "bob", "only");
+        await ackAll(bob!);
+        await ackAll(alice!);
+        expect(await store.deleteDeliveredBefore(at(clock + 1), 0, 100)).to.deep.equal({
+          deleted: 0,
+          lastId: id,
+          more: false,
+        });
+        // Ids only grow: the next message gets a greater one.
+        expect(await deliver(alice!, "bob", "next")).to.be.greaterThan(id);
+      });
+    });
+
     describe("history", () => {
       it("returns the normalized messages of both directions, oldest first", async () => {
         const [alice, bob, carol] = await users("Alice", "bob", "carol");

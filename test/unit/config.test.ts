@@ -21,6 +21,14 @@ describe("command line and environment (unit)", () => {
     expect(parsed.config.messageTtlMs).to.equal(12 * 3600 * 1000);
   });
 
+  it("reads --retention-days and --min-free-disk-mb, off and 100 MiB by default", () => {
+    expect(DEFAULTS).to.include({ retentionMs: 0, minFreeDiskBytes: 100 * 1024 * 1024 });
+    const parsed = parseCommandLine(["--retention-days", "0.5"], { PARLEY_MIN_FREE_DISK_MB: "0" });
+    if (parsed.help) throw new Error("unexpected help");
+    expect(parsed.config.retentionMs).to.equal(12 * 3600 * 1000);
+    expect(parsed.config.minFreeDiskBytes).to.equal(0);
+  });
+
   for (const [argv, fragment] of [
     [["--port", "x"], "--port (or PARLEY_PORT) must be a whole number"],
     [["--port", "70000"], "at most 65535"],

@@ -23,6 +23,7 @@ import {
   type NewMessage,
   type NewUser,
   type NormalizedMessage,
+  type RetentionBatch,
   type RoomMemberRecord,
   type RoomRecord,
   type Store,
@@ -44,6 +45,7 @@ import {
   type InboxRow,
   type MembershipRow,
   type PlacedMessage,
+  type RetentionRow,
   type RoomEventRow,
   type RoomRecordRow,
   type RoomRow,
@@ -701,6 +703,45 @@ export class PgStore implements Store {
         await this.#prune(tx, user_id);
       }
     });
+  }
+
+  deleteDeliveredBefore(cutoff: string, afterId: number, limit: number): Promise<RetentionBatch> {
+    return this.#writes.enqueue(async (tx) => {
+      const newest = (await one<{ id: number | null }>(tx, SQL.newestMessage))?.id ?? 0;
+      const chunk = await rows<RetentionRow>(tx, SQL.retentionCandidates, [afterId, limit]);
+      let lastId = afterId;
+      let deleted = 0;
+      for (const message of chunk) {
+        if (message.created_at >= cutoff) return { deleted, lastId, more: false };
+        lastId = message.id;
+        if (message.id === newest || !(await this.#everyReaderHas(tx, message))) continue;
+        if (message.room_id === null) {
+          await tx.query(SQL.deleteMessageEvents, [message.id]);
+        } else {
+          const event = await one<{ room_id: number; seq: number }>(tx, SQL.roomMessageEvent, [message.id]);
+          if (event !== undefined) await tx.query(SQL.deleteRoomEvent, [event.room_id, event.seq]);
+        }
+        await tx.query(SQL.deleteMessage, [message.id]);
+        deleted += 1;
+      }
+      return { deleted, lastId, more: chunk.length === limit };
+    });
+  }
+
+  /** Whether retention may delete the message: see Store.deleteDeliveredBefore. */
+  async #everyReaderHas(tx: Db, message: RetentionRow): Promise<boolean> {
+    if (message.room_id === null) {
+      if (message.delivered_at === null) return false;
+      for (const event of await rows<{ user_id: number; seq: number }>(tx, SQL.messageEvents, [message.id])) {
+        const floor = (await one<{ floor: number | null }>(tx, SQL.minAcked, [event.user_id]))?.floor;
+        if (floor === null || floor === undefined || event.seq > floor) return false;
+      }
+      return true;
+    }
+    if (message.status !== "sent") return false;
+    const event = await one<{ room_id: number; seq: number }>(tx, SQL.roomMessageEvent, [message.id]);
+    if (event === undefined) return false;
+    return (await one<{ n: number }>(tx, SQL.roomEventBlockers, [event.room_id, event.seq]))!.n === 0;
   }
 
   // --- rooms ------------------------------------------------------------------------------

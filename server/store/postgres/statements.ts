@@ -4,6 +4,16 @@
 
 import type { ReceiptStatus, RoomChange } from "../../protocol/messages.js";
 
+/** A message retention looks at. */
+export interface RetentionRow {
+  readonly id: number;
+  readonly recipient_id: number | null;
+  readonly room_id: number | null;
+  readonly status: string;
+  readonly delivered_at: string | null;
+  readonly created_at: string;
+}
+
 /** Rows expiry reads per statement. */
 export const EXPIRY_CHUNK = 500;
 
@@ -236,6 +246,21 @@ export const SQL = {
   messagesAfter: `SELECT id, sender_id, recipient_id, status, created_at FROM messages
     WHERE id > $1 ORDER BY id LIMIT ${EXPIRY_CHUNK}`,
   setStatus: "UPDATE messages SET status = $1 WHERE id = $2",
+
+  // Retention, through inbox_events_message and room_events_message (2026_12_02_002).
+  retentionCandidates: `SELECT id, recipient_id, room_id, status, delivered_at, created_at FROM messages
+    WHERE id > $1 ORDER BY id LIMIT $2`,
+  newestMessage: "SELECT max(id) AS id FROM messages",
+  messageEvents: "SELECT user_id, seq FROM inbox_events WHERE message_id = $1",
+  deleteMessageEvents: "DELETE FROM inbox_events WHERE message_id = $1",
+  roomMessageEvent: "SELECT room_id, seq FROM room_events WHERE message_id = $1",
+  // Live members whose membership covers the seq and whose devices have not all passed it.
+  roomEventBlockers: `SELECT count(*) AS n FROM room_members rm JOIN users u ON u.id = rm.user_id
+    WHERE rm.room_id = $1 AND rm.first_seq <= $2 AND (rm.last_seq IS NULL OR rm.last_seq >= $2)
+      AND u.deleted_at IS NULL
+      AND coalesce((SELECT min(d.acked_seq) FROM devices d WHERE d.user_id = rm.user_id), -1) < $2`,
+  deleteRoomEvent: "DELETE FROM room_events WHERE room_id = $1 AND seq = $2",
+  deleteMessage: "DELETE FROM messages WHERE id = $1",
 
   findRoom: `SELECT ${ROOM_RECORD} WHERE lower(r.name) = lower($1) AND r.deleted_at IS NULL`,
   roomById: "SELECT id, name, owner_id FROM rooms WHERE id = $1 AND deleted_at IS NULL",

@@ -24,6 +24,7 @@ import {
   type NewMessage,
   type NewUser,
   type NormalizedMessage,
+  type RetentionBatch,
   type RoomMemberRecord,
   type RoomRecord,
   type Store,
@@ -39,6 +40,7 @@ import {
   type InboxRow,
   type PlacedMessage,
   prepareStatements,
+  type RetentionRow,
   type RoomEventRow,
   type RoomRow,
 } from "./statements.js";
@@ -703,6 +705,44 @@ export class SqliteStore implements Store {
       for (const userId of this.#prunable) this.#prune(userId);
       this.#prunable.clear();
     });
+  }
+
+  deleteDeliveredBefore(cutoff: string, afterId: number, limit: number): Promise<RetentionBatch> {
+    return this.#writes.enqueue(() => {
+      const newest = this.#s.newestMessage.get()?.id ?? 0;
+      const chunk = this.#s.retentionCandidates.all(afterId, limit);
+      let lastId = afterId;
+      let deleted = 0;
+      for (const message of chunk) {
+        if (message.created_at >= cutoff) return { deleted, lastId, more: false };
+        lastId = message.id;
+        if (message.id === newest || !this.#everyReaderHas(message)) continue;
+        if (message.room_id === null) {
+          this.#s.deleteMessageEvents.run(message.id);
+        } else {
+          const event = this.#s.roomMessageEvent.get(message.id);
+          if (event !== undefined) this.#s.deleteRoomEvent.run(event.room_id, event.seq);
+        }
+        this.#s.deleteMessage.run(message.id);
+        deleted += 1;
+      }
+      return { deleted, lastId, more: chunk.length === limit };
+    });
+  }
+
+  /** Whether retention may delete the message: see Store.deleteDeliveredBefore. */
+  #everyReaderHas(message: RetentionRow): boolean {
+    if (message.room_id === null) {
+      if (message.delivered_at === null) return false;
+      return this.#s.messageEvents.all(message.id).every((event) => {
+        const floor = this.#s.minAcked.get(event.user_id)?.floor;
+        return floor !== null && floor !== undefined && event.seq <= floor;
+      });
+    }
+    if (message.status !== "sent") return false;
+    const event = this.#s.roomMessageEvent.get(message.id);
+    if (event === undefined) return false;
+    return this.#s.roomEventBlockers.get(event.room_id, event.seq, event.seq, event.seq)!.n === 0;
   }
 
   // --- rooms ------------------------------------------------------------------------------

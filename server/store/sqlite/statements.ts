@@ -94,6 +94,16 @@ interface ExpiryRow {
   readonly created_at: string;
 }
 
+/** A message retention looks at. */
+export interface RetentionRow {
+  readonly id: number;
+  readonly recipient_id: number | null;
+  readonly room_id: number | null;
+  readonly status: string;
+  readonly delivered_at: string | null;
+  readonly created_at: string;
+}
+
 const DEVICE_COLUMNS = "id, user_id, name, acked_seq, online, last_seen_at";
 
 // A room event reaches a member unless it is their own message from this very device, or a
@@ -351,6 +361,30 @@ export function prepareStatements(db: Database.Database) {
     setStatus: db.prepare<["undeliverable" | "expired", number]>(
       "UPDATE messages SET status = ? WHERE id = ?",
     ),
+
+    // Retention. The events of a message are found through inbox_events_message and
+    // room_events_message (2026_12_02_004), which the foreign keys' checks on delete need too.
+    retentionCandidates: db.prepare<[number, number], RetentionRow>(
+      `SELECT id, recipient_id, room_id, status, delivered_at, created_at FROM messages
+       WHERE id > ? ORDER BY id LIMIT ? + 0`,
+    ),
+    newestMessage: db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM messages"),
+    messageEvents: db.prepare<[number], { user_id: number; seq: number }>(
+      "SELECT user_id, seq FROM inbox_events WHERE message_id = ?",
+    ),
+    deleteMessageEvents: db.prepare<[number]>("DELETE FROM inbox_events WHERE message_id = ?"),
+    roomMessageEvent: db.prepare<[number], { room_id: number; seq: number }>(
+      "SELECT room_id, seq FROM room_events WHERE message_id = ?",
+    ),
+    // Live members whose membership covers the seq and whose devices have not all passed it.
+    roomEventBlockers: db.prepare<[number, number, number, number], { n: number }>(
+      `SELECT count(*) AS n FROM room_members rm JOIN users u ON u.id = rm.user_id
+       WHERE rm.room_id = ? AND rm.first_seq <= ? AND (rm.last_seq IS NULL OR rm.last_seq >= ?)
+         AND u.deleted_at IS NULL
+         AND coalesce((SELECT min(d.acked_seq) FROM devices d WHERE d.user_id = rm.user_id), -1) < ?`,
+    ),
+    deleteRoomEvent: db.prepare<[number, number]>("DELETE FROM room_events WHERE room_id = ? AND seq = ?"),
+    deleteMessage: db.prepare<[number]>("DELETE FROM messages WHERE id = ?"),
 
     findRoom: db.prepare<[string], RoomRow>(
       "SELECT id, name, owner_id FROM rooms WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL",

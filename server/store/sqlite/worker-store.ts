@@ -16,6 +16,7 @@ import {
   type NewMessage,
   type NewUser,
   type NormalizedMessage,
+  type RetentionBatch,
   type RoomMemberRecord,
   type RoomRecord,
   type Store,
@@ -167,6 +168,9 @@ export class WorkerStore implements Store {
   }
   expireMessages(olderThan: string, at: string): Promise<void> {
     return this.#call("expireMessages", [olderThan, at]);
+  }
+  deleteDeliveredBefore(cutoff: string, afterId: number, limit: number): Promise<RetentionBatch> {
+    return this.#call("deleteDeliveredBefore", [cutoff, afterId, limit]);
   }
   findRoom(name: string): Promise<RoomRecord | undefined> {
     return this.#call("findRoom", [name]);
