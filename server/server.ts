@@ -221,6 +221,7 @@ export class ParleyServer {
   static async start(options: ServerOptions): Promise<ParleyServer> {
     await options.store.resetPresence();
     const server = new ParleyServer(options);
+    await server.#services.sessions.loadClusterPresence();
     try {
       await new Promise<void>((resolve, reject) => {
         server.#listener.once("error", reject);

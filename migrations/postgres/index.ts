@@ -3,7 +3,9 @@
 
 import type { Migration } from "kysely";
 import * as initial from "./2026_12_01_001_initial.js";
+import * as nodes from "./2026_12_01_002_nodes.js";
 
 export const migrations: Record<string, Migration> = {
   "2026_12_01_001_initial": initial,
+  "2026_12_01_002_nodes": nodes,
 };
