@@ -63,8 +63,21 @@ export const REGISTRATION_POLICIES = ["open", "closed"] as const;
 export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
 
 /** Where the admin socket is: --admin-socket, or `parley-admin.sock` beside the database. */
-export function adminSocketPath(settings: Pick<ServerSettings, "adminSocket" | "dbPath">): string {
-  return settings.adminSocket ?? path.join(path.dirname(path.resolve(settings.dbPath)), "parley-admin.sock");
+/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(?:ql)?:\/\//.test(db);
+}
+
+/**
+ * The admin socket: beside a SQLite database by default. A PostgreSQL database has no folder on
+ * this machine, and several nodes may run here, so there it is only the one `--admin-socket` names.
+ */
+export function adminSocketPath(
+  settings: Pick<ServerSettings, "adminSocket" | "dbPath">,
+): string | undefined {
+  if (settings.adminSocket !== undefined) return settings.adminSocket;
+  if (isPostgresUrl(settings.dbPath)) return undefined;
+  return path.join(path.dirname(path.resolve(settings.dbPath)), "parley-admin.sock");
 }
 
 export function defaultDbPath(): string {

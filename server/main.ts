@@ -57,9 +57,13 @@ async function main(): Promise<void> {
     });
   }
   // Before the store: an admin command may be working on the database; it is waited for.
-  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), log, ADMIN_SOCKET_WAIT_MS).catch(
-    (error: Error) => fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
-  );
+  const socketPath = adminSocketPath(settings);
+  const adminSocket =
+    socketPath === undefined
+      ? undefined
+      : await AdminSocket.claim(socketPath, log, ADMIN_SOCKET_WAIT_MS).catch((error: Error) =>
+          fail(`cannot take the admin socket: ${error.message}`, EXIT_FAILURE),
+        );
   const store = await openStore({ path: settings.dbPath, logger: log }).catch((error: Error) =>
     fail(`cannot open database ${describeDb(settings.dbPath)}: ${error.message}`, EXIT_FAILURE),
   );
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
     store,
     normalizer: normalizer.normalizer,
     logger: log,
-    adminSocket,
+    ...(adminSocket === undefined ? {} : { adminSocket }),
     ...(metrics === undefined ? {} : { metrics }),
   }).catch(async (error: Error) => {
     await normalizer.close();
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
     await normalizer.close();
     await store.close();
     // Last: an admin command that finds it gone works on the database itself.
-    await adminSocket.close();
+    await adminSocket?.close();
     log.info("stopped");
     process.exitCode = 0;
   };

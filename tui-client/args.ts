@@ -1,5 +1,9 @@
 // Command-line options of the `parley` client. Flags win over the environment
-// (PARLEY_HOST, PARLEY_PORT, PARLEY_USER, PARLEY_DEVICE), which wins over the defaults.
+// (PARLEY_HOST, PARLEY_PORT, PARLEY_USER, PARLEY_DEVICE, PARLEY_THEME), which wins over the
+// defaults. Parsed with node:util parseArgs, like the server's.
+
+import { parseArgs as parseFlags } from "node:util";
+import { type ColorDepth, colorDepth, THEMES, type ThemeName } from "./theme.js";
 
 export interface ClientConfig {
   readonly host: string;
@@ -10,6 +14,12 @@ export interface ClientConfig {
   readonly ca: string | undefined;
   /** Sent in `login`: one session per (user, device); another device logs in beside it. */
   readonly device: string;
+  /** Colours for a dark or a light terminal background. */
+  readonly theme: ThemeName;
+  /** How many colours to use: from NO_COLOR, COLORTERM and TERM. */
+  readonly colors: ColorDepth;
+  /** False with --no-mouse: the terminal keeps its own selection and scrolling. */
+  readonly mouse: boolean;
 }
 
 export type ParsedArgs =
@@ -29,6 +39,7 @@ export function defaultDevice(hostname: string): string {
 }
 
 export const USAGE = `Usage: parley [--host HOST] [--port PORT] [--user USER] [--device NAME] [--tls] [--ca FILE]
+              [--theme dark|light] [--no-mouse]
 
 The Parley terminal chat client.
 
@@ -40,58 +51,50 @@ The Parley terminal chat client.
   --tls         connect with TLS (or $PARLEY_TLS=1)
   --ca FILE     trust this PEM certificate, e.g. a self-signed server's; implies --tls
                 (or $PARLEY_CA)
+  --theme NAME  colours for a dark (default) or a light background (or $PARLEY_THEME);
+                NO_COLOR=1 turns colours off
+  --no-mouse    leave the mouse to the terminal (selecting text, its own scrolling)
   --help        show this text
 
-Inside: Tab switches conversation, Enter sends, /help lists commands and keys.`;
+Inside: Tab switches conversation (or completes a name), Enter sends, /help lists commands and keys.`;
+
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  user: { type: "string" },
+  device: { type: "string" },
+  tls: { type: "boolean" },
+  ca: { type: "string" },
+  theme: { type: "string" },
+  "no-mouse": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 export function parseArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   hostname: string,
 ): ParsedArgs {
-  let host = env.PARLEY_HOST || DEFAULT_HOST;
-  let portText = env.PARLEY_PORT || String(DEFAULT_PORT);
-  let portSource = env.PARLEY_PORT ? "PARLEY_PORT" : "--port";
-  let user = env.PARLEY_USER || undefined;
-  let useTls = env.PARLEY_TLS === "1" || env.PARLEY_TLS === "true";
-  let ca = env.PARLEY_CA || undefined;
-  let device = env.PARLEY_DEVICE || undefined;
-  let deviceSource = "PARLEY_DEVICE";
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--help" || arg === "-h") return { kind: "help" };
-    if (arg === "--tls") {
-      useTls = true;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
-    if (
-      name !== "--host" &&
-      name !== "--port" &&
-      name !== "--user" &&
-      name !== "--ca" &&
-      name !== "--device"
-    ) {
-      return { kind: "error", message: `parley: unknown option ${JSON.stringify(arg)} (try --help)` };
-    }
-    let value: string | undefined;
-    if (eq !== -1 && arg.startsWith("--")) value = arg.slice(eq + 1);
-    else value = argv[++i];
-    if (value === undefined || value === "")
-      return { kind: "error", message: `parley: ${name} needs a value` };
-    if (name === "--host") host = value;
-    else if (name === "--user") user = value;
-    else if (name === "--ca") ca = value;
-    else if (name === "--device") {
-      device = value;
-      deviceSource = "--device";
-    } else {
-      portText = value;
-      portSource = "--port";
-    }
+  let values: ReturnType<typeof parseFlags<{ args: string[]; options: typeof OPTIONS }>>["values"];
+  try {
+    ({ values } = parseFlags({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0]!;
+    return { kind: "error", message: `parley: ${message} (try --help)` };
   }
+  if (values.help === true) return { kind: "help" };
+  for (const name of ["host", "port", "user", "device", "ca", "theme"] as const) {
+    if (values[name] === "") return { kind: "error", message: `parley: --${name} needs a value` };
+  }
+  const host = values.host ?? (env.PARLEY_HOST || DEFAULT_HOST);
+  const portText = values.port ?? (env.PARLEY_PORT || String(DEFAULT_PORT));
+  const portSource = values.port === undefined && env.PARLEY_PORT ? "PARLEY_PORT" : "--port";
+  const user = values.user ?? (env.PARLEY_USER || undefined);
+  const useTls = values.tls === true || env.PARLEY_TLS === "1" || env.PARLEY_TLS === "true";
+  const ca = values.ca ?? (env.PARLEY_CA || undefined);
+  const device = values.device ?? (env.PARLEY_DEVICE || undefined);
+  const deviceSource = values.device === undefined ? "PARLEY_DEVICE" : "--device";
+  const theme = values.theme ?? (env.PARLEY_THEME || "dark");
 
   if (!/^\d+$/u.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     return {
@@ -105,6 +108,12 @@ export function parseArgs(
       message: `parley: ${deviceSource} must be 1-32 of A-Z a-z 0-9 _ . -, not ${JSON.stringify(device)}`,
     };
   }
+  if (!(THEMES as readonly string[]).includes(theme)) {
+    return {
+      kind: "error",
+      message: `parley: --theme is ${THEMES.join(" or ")}, not ${JSON.stringify(theme)}`,
+    };
+  }
   return {
     kind: "run",
     config: {
@@ -114,6 +123,9 @@ export function parseArgs(
       tls: useTls || ca !== undefined,
       ca,
       device: device ?? defaultDevice(hostname),
+      theme: theme as ThemeName,
+      colors: colorDepth(env),
+      mouse: values["no-mouse"] !== true,
     },
   };
 }

@@ -18,8 +18,12 @@ export interface CommandContext {
   showMembers(room: string): void;
   /** Fetches this user's devices and shows them. */
   showDevices(): void;
-  /** Fetches the user list again and shows it. */
+  /** Fetches the user list again and shows it once the answer is in. */
   showUsers(): void;
+  /** Sets how a message for this user elsewhere is announced: off, bell, desktop; none says which. */
+  setNotify(mode: string | undefined): void;
+  /** Shows the open conversation's loaded messages that hold `text`. */
+  search(text: string): void;
   logout(): void;
   /** Asks for the password (masked) before deleting the account. */
   startUnregister(): void;
@@ -131,6 +135,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: (context) => context.showUsers(),
   },
   {
+    name: "search",
+    args: ["TEXT"],
+    required: 1,
+    summary: "find TEXT in the open conversation (PgUp at the top of the results loads older messages)",
+    run: (context, [text]) => context.search(text!),
+  },
+  {
+    name: "notify",
+    args: ["off|bell|desktop"],
+    required: 0,
+    summary: "a message for you elsewhere: nothing, the bell (default), or bell and desktop notification",
+    run: (context, [mode]) => context.setNotify(mode),
+  },
+  {
     name: "logout",
     args: [],
     required: 0,
@@ -225,7 +243,10 @@ export function helpLines(): string[] {
   lines.push("", "Keys", "");
   const keyWidth = Math.max(...CHAT_KEYS.map((binding) => binding.label.length));
   for (const binding of CHAT_KEYS) lines.push(`  ${binding.label.padEnd(keyWidth)}  ${binding.help}`);
-  lines.push(`${"  Mouse".padEnd(keyWidth + 2)}  click a contact to open it; wheel scrolls`);
+  lines.push(`${"  Tab".padEnd(keyWidth + 2)}  with text typed: complete a name, #room or /command`);
+  lines.push(
+    `${"  Mouse".padEnd(keyWidth + 2)}  click a contact to open it; wheel scrolls (off with --no-mouse)`,
+  );
   lines.push("", "Marks on your messages", "");
   lines.push("  …  waiting to be sent    ✓  stored by the server    ✓✓  delivered");
   lines.push("  ✔✔ read                  ✗  not sent, undeliverable or expired");

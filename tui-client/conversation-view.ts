@@ -22,9 +22,13 @@ export interface LayoutOptions {
   readonly width: number;
   readonly time: TimeFormat;
   readonly maxTextChars: number;
+  /** The message the unread-line marker stands before, if any. */
+  readonly markerBefore?: string | undefined;
 }
 
 const TOP_KEY = "top";
+/** The key of the unread-line marker's line (a scroll position can point at it). */
+export const MARKER_KEY = "unread-marker";
 const MAX_NICK_WIDTH = 12;
 
 export const MARKS: Record<ChatMessage["status"], string> = {
@@ -75,7 +79,20 @@ export function layoutConversation(conversation: Conversation, options: LayoutOp
     const block = messageBlock(message, conversation.peer, options, nickWidth, textWidth, indent);
     const withSeparator = block.day !== previousDay;
     previousDay = block.day;
-    for (const line of withSeparator ? block.withSeparator : block.withoutSeparator) lines.push(line);
+    const blockLines = withSeparator ? block.withSeparator : block.withoutSeparator;
+    // The unread-line marker goes after the day's separator, right above the first unread message.
+    const markerAt = message.key !== options.markerBefore ? -1 : withSeparator ? 1 : 0;
+    blockLines.forEach((line, index) => {
+      if (index === markerAt) {
+        lines.push({
+          key: MARKER_KEY,
+          offset: 0,
+          row: centered("new", width, "marker", "─"),
+          incomingId: undefined,
+        });
+      }
+      lines.push(line);
+    });
   }
   return lines;
 }
@@ -165,7 +182,9 @@ function messageRows(
   const mark = message.outgoing ? MARKS[message.status] : "";
   const markStyle = message.status === "read" ? "read" : isProblem(message) ? "error" : "mark";
   const textStyle = message.status === "failed" ? "dim" : "normal";
-  wrapText(printable(message.text), textWidth).forEach((text, index) => {
+  // A text sent with line breaks keeps them: each line wraps on its own.
+  const wrapped = message.text.split(/\r\n|\r|\n/u).flatMap((line) => wrapText(printable(line), textWidth));
+  wrapped.forEach((text, index) => {
     rows.push(
       index === 0
         ? [

@@ -32,6 +32,8 @@ class App {
   #pingIntervalMs = 40_000;
   #retryTimer: NodeJS.Timeout | undefined;
   #quitWarned = false;
+  /** Alerts asked for in this batch: one bell per render, however many messages came. */
+  #alert: { title: string; body: string; desktop: boolean } | undefined;
   #closed = false;
 
   constructor(config: ClientConfig, trustedCa: Buffer | undefined) {
@@ -46,24 +48,31 @@ class App {
       user: config.user,
       device: config.device,
     });
-    this.#screen = new Screen({
-      key: (key) => {
-        this.#run(this.#view.key(key));
-        this.#schedule();
+    this.#screen = new Screen(
+      {
+        key: (key) => {
+          this.#run(this.#view.key(key));
+          this.#schedule();
+        },
+        paste: (text) => {
+          this.#run(this.#view.paste(text));
+          this.#schedule();
+        },
+        click: (x, y) => {
+          this.#run(this.#view.click(x, y));
+          this.#schedule();
+        },
+        wheel: (direction) => {
+          this.#run(this.#view.wheel(direction));
+          this.#schedule();
+        },
+        resize: (cols, rows) => {
+          this.#view.resize(cols, rows);
+          this.#schedule();
+        },
       },
-      click: (x, y) => {
-        this.#run(this.#view.click(x, y));
-        this.#schedule();
-      },
-      wheel: (direction) => {
-        this.#run(this.#view.wheel(direction));
-        this.#schedule();
-      },
-      resize: (cols, rows) => {
-        this.#view.resize(cols, rows);
-        this.#schedule();
-      },
-    });
+      { theme: config.theme, colors: config.colors, mouse: config.mouse },
+    );
     this.#view.resize(this.#screen.cols, this.#screen.rows);
     this.#network = new Network(
       { host: config.host, port: config.port, ...(config.tls ? { tls: { ca: trustedCa } } : {}) },
@@ -179,7 +188,10 @@ class App {
           runCommand(intent.line, this.#commandContext);
           break;
         case "load_users":
-          this.#session.requestUsers();
+          this.#session.requestUsers(intent.after);
+          break;
+        case "alert":
+          this.#alert = intent;
           break;
         case "load_rooms":
           this.#session.requestRooms();
@@ -221,9 +233,16 @@ class App {
     showMembers: (room) => this.#whenOnline(() => this.#session.requestRoomMembers(room, true)),
     showDevices: () => this.#whenOnline(() => this.#session.requestDevices()),
     showUsers: () => {
+      if (this.#session.phase !== "ready") {
+        this.#view.showUsers();
+        this.#view.notify("Not connected: this is the list as last fetched.", "error");
+        return;
+      }
       this.#session.requestUsers();
-      this.#view.showUsers();
+      this.#view.awaitUsers();
     },
+    setNotify: (mode) => this.#view.setNotify(mode),
+    search: (text) => this.#run(this.#view.search(text)),
     logout: () => {
       this.#session.logout();
       this.#view.apply({ type: "logged_out" });
@@ -256,13 +275,18 @@ class App {
 
   #flush(): void {
     if (this.#closed) return;
+    // Read marks move in their own step, then the frame shows the state as it is.
+    const marker = this.#view.markShown();
     this.#screen.show(this.#view.frame());
     if (this.#redrawRequested) {
       this.#redrawRequested = false;
       this.#screen.redraw();
     }
+    if (this.#alert !== undefined) {
+      this.#screen.alert(this.#alert.desktop ? this.#alert : undefined);
+      this.#alert = undefined;
+    }
     // After the render: what is acknowledged and marked read has been shown.
-    const marker = this.#view.readMarker();
     if (marker !== undefined) this.#session.markRead(marker.peer, marker.upTo);
     this.#session.flushAck();
     this.#network.write(this.#session.takeOutgoing());

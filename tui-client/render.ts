@@ -24,9 +24,16 @@ export interface RoomHeader {
   readonly online: readonly string[] | undefined;
 }
 
+export interface ActivityView {
+  readonly name: string;
+  readonly unread: number;
+  readonly highlight: boolean;
+}
+
 export interface ChatView {
   readonly cols: number;
   readonly rows: number;
+  /** From chatGeometry, like the rest of the layout. */
   readonly contactsWidth: number;
   readonly contacts: readonly {
     key: string;
@@ -54,6 +61,8 @@ export interface ChatView {
   /** "user@host:port" for the status bar. */
   readonly identity: string;
   readonly notice: NoticeView | undefined;
+  /** Conversations with unread messages, for the status bar. */
+  readonly activity: readonly ActivityView[];
   readonly prompt: string;
   readonly editor: LineEditor;
   readonly masked: boolean;
@@ -78,12 +87,39 @@ const MIN_COLS = 30;
 const MIN_ROWS = 8;
 const MASK = "•";
 
+/** The contacts pane's width follows the terminal within these bounds. */
+const CONTACTS_MIN = 14;
+const CONTACTS_MAX = 24;
+
+export interface ChatGeometry {
+  readonly contactsWidth: number;
+  /** Rows between the title-less top and the status bar: the contacts and the conversation. */
+  readonly bodyHeight: number;
+  readonly conversationWidth: number;
+  /** The conversation's own lines: the body less its header row. */
+  readonly conversationHeight: number;
+}
+
+/**
+ * The one source of the chat screen's geometry: the view model scrolls, pages and maps
+ * clicks with it, and renderChat paints with it.
+ */
+export function chatGeometry(cols: number, rows: number, noticeLines: number): ChatGeometry {
+  const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(cols * 0.22)));
+  const bodyHeight = Math.max(1, rows - 2 - noticeLines);
+  return {
+    contactsWidth,
+    bodyHeight,
+    conversationWidth: Math.max(1, cols - contactsWidth - 1),
+    conversationHeight: Math.max(1, bodyHeight - 1),
+  };
+}
+
 export function renderChat(view: ChatView): Frame {
   const { cols, rows } = view;
   if (cols < MIN_COLS || rows < MIN_ROWS) return tooSmall(cols, rows);
-  const noticeLines = noticeRows(view.status, view.identity, view.notice, cols);
-  const bodyHeight = rows - 2 - noticeLines.length;
-  const conversationWidth = cols - view.contactsWidth - 1;
+  const noticeLines = noticeRows(view.status, view.identity, view.notice, cols, view.activity);
+  const { bodyHeight, conversationWidth } = chatGeometry(cols, rows, noticeLines.length);
   const contactRows = renderContacts(view, bodyHeight);
   const conversationRows = renderConversation(view, conversationWidth, bodyHeight);
   let out: Row[] = [];
@@ -95,7 +131,13 @@ export function renderChat(view: ChatView): Frame {
     out.push(fitRow([seg(` ${line}`, view.notice!.level === "error" ? "error" : "bold")], cols));
   }
   out.push(
-    renderStatusBar(view.status, noticeLines.length > 0 ? undefined : view.notice, view.identity, cols),
+    renderStatusBar(
+      view.status,
+      noticeLines.length > 0 ? undefined : view.notice,
+      view.identity,
+      cols,
+      view.activity,
+    ),
   );
   const input = renderInput(view.prompt, view.editor, view.masked, cols);
   out.push(input.row);
@@ -231,13 +273,28 @@ function wrapHanging(line: string, width: number): string[] {
 
 const HELP_HINT = " /help ";
 
-function statusLeft(status: StatusView, where: string): Segment[] {
-  return [
+function statusLeft(status: StatusView, where: string, activity: readonly ActivityView[]): Segment[] {
+  const out = [
     seg(" "),
     seg(status.good ? "● " : "○ ", status.good ? "status_good" : "status_bad"),
     seg(status.text, status.good ? "status_good" : "status_bad"),
     seg(` │ ${where} │ `, "status"),
   ];
+  // The activity list (weechat's hotlist): where unread messages are; "*" when one is for you.
+  if (activity.length > 0) {
+    out.push(seg("Act: ", "status"));
+    for (const entry of activity) {
+      out.push(
+        seg(
+          `${entry.name}(${entry.unread})${entry.highlight ? "*" : ""}`,
+          entry.highlight ? "status_bad" : "status_good",
+        ),
+      );
+      out.push(seg(" ", "status"));
+    }
+    out.push(seg("│ ", "status"));
+  }
+  return out;
 }
 
 /**
@@ -249,8 +306,9 @@ export function noticeRows(
   where: string,
   notice: NoticeView | undefined,
   cols: number,
+  activity: readonly ActivityView[] = [],
 ): string[] {
-  if (notice === undefined || statusBarFits(status, where, notice, cols)) return [];
+  if (notice === undefined || statusBarFits(status, where, notice, cols, activity)) return [];
   const lines = wrapText(notice.text, Math.max(1, cols - 2));
   if (lines.length > 2) lines[1] = truncateToWidth(`${lines[1]} ${lines.slice(2).join(" ")}`, cols - 2);
   return lines.slice(0, 2);
@@ -262,9 +320,13 @@ export function statusBarFits(
   where: string,
   notice: NoticeView | undefined,
   cols: number,
+  activity: readonly ActivityView[] = [],
 ): boolean {
   if (notice === undefined) return true;
-  const used = statusLeft(status, where).reduce((sum, segment) => sum + stringWidth(segment.text), 0);
+  const used = statusLeft(status, where, activity).reduce(
+    (sum, segment) => sum + stringWidth(segment.text),
+    0,
+  );
   return used + stringWidth(notice.text) <= cols - HELP_HINT.length;
 }
 
@@ -273,8 +335,9 @@ function renderStatusBar(
   notice: NoticeView | undefined,
   where: string,
   cols: number,
+  activity: readonly ActivityView[],
 ): Row {
-  const left = statusLeft(status, where);
+  const left = statusLeft(status, where, activity);
   if (notice !== undefined) left.push(seg(notice.text, notice.level === "error" ? "status_bad" : "status"));
   const leftRow = fitRow(left, Math.max(0, cols - HELP_HINT.length), "status");
   return [...leftRow, seg(HELP_HINT, "status")];
@@ -370,7 +433,7 @@ export function renderLogin(view: LoginView): Frame {
 
   const body = out.slice(0, rows - 1);
   while (body.length < rows - 1) body.push(fitRow([], cols));
-  body.push(renderStatusBar(view.status, noticeFits ? view.notice : undefined, view.server, cols));
+  body.push(renderStatusBar(view.status, noticeFits ? view.notice : undefined, view.server, cols, []));
   return {
     width: cols,
     height: rows,

@@ -4,12 +4,23 @@
 // is not used: it measures emoji as one cell where terminals use two, which garbles lines.
 
 import blessed from "blessed";
+import { PasteFilter } from "./paste.js";
 import type { Frame, Style } from "./styled-text.js";
 import { cells, codePointWidth } from "./text-width.js";
+import { type ColorDepth, type StyleSpec, type ThemeName, themeStyles } from "./theme.js";
 import type { KeyPress } from "./view-model.js";
+
+export interface ScreenOptions {
+  readonly theme: ThemeName;
+  readonly colors: ColorDepth;
+  /** False: no mouse reporting, so the terminal keeps selection and its own scrolling. */
+  readonly mouse: boolean;
+}
 
 export interface ScreenHandlers {
   key(key: KeyPress): void;
+  /** A paste, whole: bracketed by the terminal, or several lines arriving in one read. */
+  paste(text: string): void;
   click(x: number, y: number): void;
   wheel(direction: "up" | "down"): void;
   resize(cols: number, rows: number): void;
@@ -30,31 +41,6 @@ interface MouseData {
   y: number;
   action: string;
 }
-
-const STYLES: Record<
-  Style,
-  { fg?: string | number; bg?: string | number; bold?: boolean; inverse?: boolean; underline?: boolean }
-> = {
-  normal: {},
-  dim: { fg: 8 },
-  bold: { bold: true },
-  title: { fg: "white", bg: "blue", bold: true },
-  own: { fg: "cyan" },
-  peer: { fg: "yellow", bold: true },
-  mark: { fg: "green" },
-  read: { fg: "cyan", bold: true },
-  error: { fg: "red", bold: true },
-  online: { fg: "green" },
-  offline: { fg: 8 },
-  selected: { inverse: true, bold: true },
-  unread: { fg: "yellow", bold: true },
-  status: { fg: "white", bg: "blue" },
-  status_good: { fg: "white", bg: "blue", bold: true },
-  status_bad: { fg: "yellow", bg: "blue", bold: true },
-  separator: { fg: 8 },
-  field: { underline: true },
-  field_focused: { underline: true, bold: true },
-};
 
 let widthsPatched = false;
 
@@ -80,9 +66,24 @@ export class Screen {
   /** Blessed hands an astral character (an emoji) over as two keypresses, one per UTF-16 half. */
   #highSurrogate: string | undefined;
 
-  constructor(handlers: ScreenHandlers) {
+  constructor(handlers: ScreenHandlers, options: ScreenOptions) {
     patchBlessedWidths();
+    // Installed before blessed so that a paste never reaches its key parser: there each line
+    // break would be an Enter, and a three-line paste two messages and a draft.
+    const input = process.stdin;
+    const paste = new PasteFilter();
+    const emit = input.emit.bind(input);
+    input.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
+      if (event !== "data") return emit(event, ...args);
+      const parts = paste.feed(String(args[0]));
+      for (const part of parts) {
+        if (part.kind === "paste") handlers.paste(part.text);
+        else emit("data", Buffer.from(part.text));
+      }
+      return true;
+    }) as typeof input.emit;
     this.#screen = blessed.screen({
+      input,
       smartCSR: true,
       fullUnicode: true,
       forceUnicode: true,
@@ -92,22 +93,27 @@ export class Screen {
     });
     // Box-drawing characters go out as UTF-8, not through the terminal's alternate character
     // set: tmux's capture-pane (and copy-paste) would otherwise show "x" for "│".
-    (this.#screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+    const tput = (this.#screen as unknown as { tput: { brokenACS: boolean; colors: number } }).tput;
+    tput.brokenACS = true;
+    // Blessed cannot read ncurses 6's terminfo format and falls back to 8 colours for
+    // tmux-256color and screen-256color; theme.ts decides from TERM and COLORTERM instead.
+    tput.colors = options.colors === 256 ? 256 : Math.min(tput.colors, 8);
+    // Bracketed paste: the terminal marks pasted text (ESC [200~ … ESC [201~) for PasteFilter.
+    this.#screen.program.write("\x1b[?2004h");
     this.#canvas = blessed.box({ top: 0, left: 0, width: "100%", height: "100%" });
     this.#screen.append(this.#canvas);
-    for (const [style, spec] of Object.entries(STYLES) as [Style, (typeof STYLES)[Style]][]) {
+    const styles = themeStyles(options.theme, options.colors);
+    // Element.sattr (missing from @types/blessed) turns a style into blessed's packed cell
+    // attribute, the unit of its cell buffer; each style is packed once, here.
+    for (const [style, spec] of Object.entries(styles) as [Style, StyleSpec][]) {
       this.#attrs.set(style, (this.#canvas as unknown as { sattr(s: object): number }).sattr(spec));
     }
 
-    const canvas = this.#canvas as unknown as { render(): unknown };
-    const renderBox = canvas.render.bind(this.#canvas);
-    canvas.render = () => {
-      const coords = renderBox();
-      this.#paint();
-      return coords;
-    };
+    // Blessed's public "render" event fires once the box has been drawn into the screen's
+    // cell buffer and before the buffer reaches the terminal: the frame's cells go in then.
+    this.#canvas.on("render", () => this.#paint());
 
-    this.#canvas.enableMouse();
+    if (options.mouse) this.#canvas.enableMouse();
     this.#canvas.on("mouse", (data: MouseData) => {
       if (data.action === "mousedown") handlers.click(data.x, data.y);
       else if (data.action === "wheelup") handlers.wheel("up");
@@ -144,6 +150,23 @@ export class Screen {
     }
   }
 
+  /**
+   * A message for this user somewhere else: the terminal bell, and with `desktop` an OSC 777
+   * and an OSC 9 notification (terminals that know neither ignore them; tmux passes the bell
+   * on to the outer terminal and marks the window).
+   */
+  alert(desktop: { title: string; body: string } | undefined): void {
+    let out = "\x07";
+    if (desktop !== undefined) {
+      const clean = (text: string): string =>
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: a control character would end the OSC early.
+        text.replace(/[\u0000-\u001f\u007f-\u009f;]/gu, " ").slice(0, 200);
+      out += `\x1b]777;notify;${clean(desktop.title)};${clean(desktop.body)}\x1b\\`;
+      out += `\x1b]9;${clean(desktop.title)}: ${clean(desktop.body)}\x1b\\`;
+    }
+    this.#screen.program.write(out);
+  }
+
   /** Ctrl-L: forgets what the terminal shows and paints everything again. */
   redraw(): void {
     this.#screen.realloc();
@@ -152,6 +175,7 @@ export class Screen {
   }
 
   destroy(): void {
+    this.#screen.program.write("\x1b[?2004l");
     this.#screen.destroy();
   }
 
@@ -181,6 +205,12 @@ export class Screen {
     return { full, ch };
   }
 
+  /**
+   * Writes the frame into blessed's cell buffer (screen.lines, not in its typings): blessed
+   * then sends only the cells that changed. Its own content engine is bypassed on purpose
+   * (see the top of this file); marking a line dirty is how blessed expects widgets to
+   * report a change.
+   */
   #paint(): void {
     const frame = this.#frame;
     if (frame === undefined) return;

@@ -88,7 +88,8 @@ export type SessionEvent =
       error: ProtocolError;
     }
   | { type: "presence"; user: string; online: boolean; at: string }
-  | { type: "users"; users: UserEntry[] }
+  /** One page of users: the first when `after` is undefined; `more` when another follows. */
+  | { type: "users"; users: UserEntry[]; after: string | undefined; more: boolean }
   | {
       type: "history";
       with: string;
@@ -121,7 +122,7 @@ type PendingRequest =
   | { op: "unregister" }
   | { op: "send"; cid: string }
   | { op: "read"; with: string; upTo: number }
-  | { op: "users" }
+  | { op: "users"; after: string | undefined }
   | { op: "history"; with: string; before: number | undefined; limit: number }
   | { op: "ping"; sentAtMs: number }
   | { op: "devices" }
@@ -346,9 +347,15 @@ export class Session {
     }));
   }
 
-  requestUsers(): void {
+  /**
+   * Asks for a page of users: the first, or the one after the user `after`. A server
+   * without paging answers everything at once, without `more`.
+   */
+  requestUsers(after?: string): void {
     if (this.#phase !== "ready") return;
-    this.#request({ op: "users" }, (rid) => ({ op: "users", rid }));
+    this.#request({ op: "users", after }, (rid) =>
+      after === undefined ? { op: "users", rid } : { op: "users", rid, after },
+    );
   }
 
   /** Asks for messages with `peer`; at most one identical request is in flight at a time. */
@@ -565,7 +572,14 @@ export class Session {
 
       case "users":
         if (!ok) return [{ type: "request_failed", op: "users", error: error! }];
-        return [{ type: "users", users: Array.isArray(frame.users) ? (frame.users as UserEntry[]) : [] }];
+        return [
+          {
+            type: "users",
+            users: Array.isArray(frame.users) ? (frame.users as UserEntry[]) : [],
+            after: pending.after,
+            more: frame.more === true,
+          },
+        ];
 
       case "history": {
         this.#historyInFlight.delete(`${pending.with.toLowerCase()}\u0000${pending.before ?? ""}`);

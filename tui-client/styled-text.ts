@@ -17,12 +17,16 @@ export type Style =
   | "offline"
   | "selected"
   | "unread"
+  /** An unread conversation with a message for this user (the activity list). */
+  | "highlight"
   | "status"
   | "status_good"
   | "status_bad"
   | "separator"
   | "field"
-  | "field_focused";
+  | "field_focused"
+  /** The unread-line marker in a conversation. */
+  | "marker";
 
 export interface Segment {
   readonly text: string;

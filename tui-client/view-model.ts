@@ -12,18 +12,18 @@ import type {
   UserEntry,
 } from "../server/protocol/messages.js";
 import { codePointLength, hasInvalidCharacter, isBlank } from "../server/protocol/text-rules.js";
+import { COMMANDS, parseCommandLine } from "./commands.js";
 import { Conversation, isRoomName, sameUser } from "./conversation.js";
-import {
-  type LayoutLine,
-  layoutConversation,
-  scrollTo,
-  type Viewport,
-  viewport,
-} from "./conversation-view.js";
-import { CHAT_KEYS, LOGIN_KEYS, lookup } from "./keymap.js";
+import { type LayoutLine, layoutConversation, MARKER_KEY, scrollTo, viewport } from "./conversation-view.js";
+import { edit, isTyped, type KeyPress } from "./editing.js";
+import { CHAT_KEYS, lookup } from "./keymap.js";
 import { LineEditor } from "./line-editor.js";
+import { type LoginErrors, LoginForm, loginErrorText } from "./login-form.js";
+import { devicesOverlay, membersOverlay, searchOverlay, usersOverlay } from "./overlays.js";
 import {
+  type ChatGeometry,
   type ChatView,
+  chatGeometry,
   type LoginView,
   noticeRows,
   type RoomHeader,
@@ -32,28 +32,41 @@ import {
 } from "./render.js";
 import type { SessionEvent } from "./session.js";
 import type { Frame } from "./styled-text.js";
+import { graphemes } from "./text-width.js";
 import { TimeFormat } from "./time-format.js";
 
-export interface KeyPress {
-  /** The key's name with modifiers, blessed style: "a", "enter", "C-n", "S-tab", "M-b". */
-  readonly full: string;
-  /** The character it types, if any. */
-  readonly ch?: string | undefined;
-}
+export type { KeyPress } from "./editing.js";
+export type { LoginField } from "./login-form.js";
+export { loginErrorText } from "./login-form.js";
 
 export type Intent =
   | { kind: "login"; user: string; password: string }
   | { kind: "register"; user: string; password: string }
   | { kind: "send"; to: string; text: string }
   | { kind: "command"; line: string }
-  | { kind: "load_users" }
+  /** A page of users: the first, or the one after the user `after`. */
+  | { kind: "load_users"; after?: string }
   | { kind: "load_rooms" }
   /** A room's members (who is in, online, how far each has read), for its header. */
   | { kind: "load_members"; room: string }
   | { kind: "load_history"; peer: string; before: number | undefined }
   | { kind: "unregister"; password: string }
   | { kind: "redraw" }
+  /** A message for this user in a conversation not on screen: the bell, and a desktop notification with `desktop`. */
+  | { kind: "alert"; title: string; body: string; desktop: boolean }
   | { kind: "quit" };
+
+/** What a message for this user elsewhere does: nothing, the bell, or the bell and a desktop notification. */
+export type NotifyMode = "off" | "bell" | "desktop";
+export const NOTIFY_MODES: readonly NotifyMode[] = ["off", "bell", "desktop"];
+
+/** One entry of the activity list in the status bar: a conversation with unread messages. */
+export interface Activity {
+  readonly name: string;
+  readonly unread: number;
+  /** One of them is for this user: a direct message, or a room message naming them. */
+  readonly highlight: boolean;
+}
 
 export type LinkState =
   | { readonly state: "connecting" }
@@ -97,8 +110,6 @@ export interface Notice {
   readonly level: "info" | "error";
 }
 
-export type LoginField = "user" | "password" | "confirm";
-
 export interface ViewModelOptions {
   readonly host: string;
   readonly port: number;
@@ -110,12 +121,8 @@ export interface ViewModelOptions {
   readonly now?: () => Date;
 }
 
-/** Layout constants: the contacts pane's width follows the terminal within these bounds. */
-const CONTACTS_MIN = 14;
-const CONTACTS_MAX = 24;
 /** Conversations whose history is fetched right after a fresh login, most recent first. */
 const PREFETCH_LIMIT = 50;
-const USER_NAME = /^[A-Za-z0-9_.-]{1,32}$/u;
 
 export class ViewModel {
   readonly #options: ViewModelOptions;
@@ -133,15 +140,7 @@ export class ViewModel {
   // ---- log-in screen ----
   #me: string | undefined;
   #online = false;
-  #mode: "login" | "register" = "login";
-  #field: LoginField = "user";
-  readonly #editors: Record<LoginField, LineEditor> = {
-    user: new LineEditor({ maxHistory: 0 }),
-    password: new LineEditor({ maxHistory: 0 }),
-    confirm: new LineEditor({ maxHistory: 0 }),
-  };
-  #loginErrors: Partial<Record<LoginField | "form", string>> = {};
-  #loginBusy = false;
+  readonly #login: LoginForm;
 
   // ---- chat screen ----
   readonly #contacts = new Map<string, Contact>();
@@ -160,19 +159,27 @@ export class ViewModel {
   /** Receipts for messages not loaded yet (e.g. before the resent send is answered). */
   readonly #orphanReceipts = new Map<number, MessageStatus>();
   #prefetched = false;
-
-  // Computed by the last frame: what is on screen.
-  #lastLines: LayoutLine[] = [];
-  #lastViewport: Viewport | undefined;
+  /** The pages of a `users` answer so far, until the last one (`more: false`) arrives. */
+  #usersPages: UserEntry[] | undefined;
+  /** /users waits for the fresh list before it shows it. */
+  #usersWanted = false;
+  #notifyMode: NotifyMode = "bell";
+  /** Conversations (lower case) with an unread message for this user. */
+  readonly #highlights = new Set<string>();
+  /** Per conversation: the message the unread-line marker stands before, set when it is opened. */
+  readonly #markers = new Map<string, string>();
+  /** Tab completion in progress: the line as it was, the candidates, which one is in. */
+  #completion:
+    | { before: string; after: string; candidates: string[]; index: number; line: string }
+    | undefined;
+  /** /search: the conversation and the text; its overlay follows as older messages load. */
+  #search: { key: string; term: string } | undefined;
 
   constructor(options: ViewModelOptions) {
     this.#options = options;
     this.#time = options.time ?? new TimeFormat();
     this.#now = options.now ?? (() => new Date());
-    if (options.user !== undefined && options.user !== "") {
-      this.#editors.user.set(options.user);
-      this.#field = "password";
-    }
+    this.#login = new LoginForm(options.user);
   }
 
   // ---- read-only views, for main.ts and tests ----
@@ -193,8 +200,8 @@ export class ViewModel {
     return this.#notice;
   }
 
-  get loginErrors(): Readonly<Partial<Record<LoginField | "form", string>>> {
-    return this.#loginErrors;
+  get loginErrors(): Readonly<LoginErrors> {
+    return this.#login.errors;
   }
 
   get inputValue(): string {
@@ -232,6 +239,8 @@ export class ViewModel {
       };
     });
     entries.sort((a, b) => {
+      // This user's own entry (notes to self) goes last: Tab and the eye start with others.
+      if (a.self !== b.self) return a.self ? 1 : -1;
       if (a.last !== b.last) {
         if (a.last === undefined) return 1;
         if (b.last === undefined) return -1;
@@ -266,10 +275,7 @@ export class ViewModel {
     if (link.state !== "open") {
       this.#online = false;
       // A log-in on its way is lost with the connection; one typed while offline still waits.
-      if (wasOpen && this.#loginBusy && this.screen === "login") {
-        this.#loginBusy = false;
-        this.#loginErrors = { form: "the connection was lost; try again" };
-      }
+      if (wasOpen && this.screen === "login") this.#login.connectionLost();
     }
   }
 
@@ -281,77 +287,72 @@ export class ViewModel {
     this.#overlay = { title, lines, top: 0 };
   }
 
+  /** /users while online: the list is shown when the answer to the request just sent is in. */
+  awaitUsers(): void {
+    this.#usersWanted = true;
+    this.notify("Fetching the user list…");
+  }
+
+  get notifyMode(): NotifyMode {
+    return this.#notifyMode;
+  }
+
+  /** /notify: sets how a message for this user elsewhere is announced; without a mode, says which is set. */
+  setNotify(mode: string | undefined): void {
+    if (mode === undefined) {
+      this.notify(`Notifications: ${this.#notifyMode} (/notify off, bell or desktop).`);
+      return;
+    }
+    const chosen = NOTIFY_MODES.find((candidate) => candidate === mode.toLowerCase());
+    if (chosen === undefined) {
+      this.notify(`/notify takes ${NOTIFY_MODES.join(", ")}, not ${mode}.`, "error");
+      return;
+    }
+    this.#notifyMode = chosen;
+    this.notify(
+      chosen === "off"
+        ? "Notifications off."
+        : chosen === "bell"
+          ? "A message for you elsewhere rings the bell."
+          : "A message for you elsewhere rings the bell and asks for a desktop notification.",
+    );
+  }
+
+  /** /search TEXT: the open conversation's loaded messages holding TEXT, in an overlay; PgUp there loads older ones. */
+  search(term: string): Intent[] {
+    if (this.#active === undefined) {
+      this.notify("/search looks in the open conversation: open one first.", "error");
+      return [];
+    }
+    this.#search = { key: this.#active, term };
+    this.#showSearch(0);
+    return [];
+  }
+
+  #showSearch(top: number): void {
+    const search = this.#search;
+    if (search === undefined) return;
+    const content = searchOverlay(this.#conversation(search.key), search.term, this.#time);
+    this.#overlay = { ...content, top: Math.min(top, Math.max(0, content.lines.length - 1)) };
+  }
+
   /** /users: everyone the client knows of, with presence, in an overlay. */
   showUsers(): void {
-    const contacts = [...this.#contacts.values()].sort((a, b) =>
-      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
-    );
-    const width = Math.max(4, ...contacts.map((contact) => contact.user.length));
-    const lines = contacts.map((contact) => {
-      const state = contact.online
-        ? "online"
-        : contact.lastSeen === null
-          ? "offline"
-          : `offline, last seen ${this.#time.since(contact.lastSeen, this.#now())}`;
-      const name = contact.name !== contact.user ? `  (${contact.name})` : "";
-      return `${contact.online ? "●" : "○"} ${contact.user.padEnd(width)}  ${state}${name}`;
-    });
-    const online = contacts.filter((contact) => contact.online).length;
-    this.showOverlay(
-      `Users: ${contacts.length}, ${online} online`,
-      lines.length > 0 ? lines : ["(nobody yet)"],
-    );
+    const { title, lines } = usersOverlay([...this.#contacts.values()], this.#time, this.#now());
+    this.showOverlay(title, lines);
   }
 
   /** /devices: this user's devices, with presence, in an overlay. */
   showDevices(devices: readonly DeviceEntry[]): void {
-    const mine = this.#options.device?.toLowerCase();
-    const width = Math.max(6, ...devices.map((entry) => String(entry.device).length));
-    const lines = devices.map((entry) => {
-      const state = entry.online
-        ? "online"
-        : entry.lastSeen === null
-          ? "offline"
-          : `offline, last seen ${this.#time.since(entry.lastSeen, this.#now())}`;
-      const here = entry.device.toLowerCase() === mine ? "  (this one)" : "";
-      return `${entry.online ? "●" : "○"} ${entry.device.padEnd(width)}  ${state}${here}`;
-    });
-    const online = devices.filter((entry) => entry.online).length;
-    this.showOverlay(`Devices: ${devices.length}, ${online} online`, lines.length > 0 ? lines : ["(none)"]);
+    const { title, lines } = devicesOverlay(devices, this.#options.device, this.#time, this.#now());
+    this.showOverlay(title, lines);
   }
 
   /** /members: who is in the room, who is online, and how far each has read. */
   #showMembers(room: Room): void {
-    const members = [...(room.members?.values() ?? [])].sort((a, b) =>
-      a.user.toLowerCase() < b.user.toLowerCase() ? -1 : 1,
-    );
     const conversation = this.#conversations.get(room.room.toLowerCase());
-    const newest = conversation?.newestId ?? 0;
-    const width = Math.max(
-      4,
-      ...members.map((member) => member.user.length + (this.#isMe(member.user) ? 6 : 0)),
-    );
-    const lines = members.map((member) => {
-      const name = `${member.user}${this.#isMe(member.user) ? " (you)" : ""}`.padEnd(width);
-      const owner = room.owner !== undefined && sameUser(room.owner, member.user) ? "  owner" : "";
-      return `${member.online ? "●" : "○"} ${name}  ${this.#readProgress(member.readUpTo, conversation, newest)}${owner}`;
-    });
-    const online = members.filter((member) => member.online).length;
-    this.showOverlay(
-      `${room.room}: ${members.length} member${members.length === 1 ? "" : "s"}, ${online} online`,
-      lines.length > 0 ? lines : ["(nobody)"],
-    );
-  }
-
-  #readProgress(readUpTo: number | null, conversation: Conversation | undefined, newest: number): string {
-    if (readUpTo === null || readUpTo <= 0) return "has read nothing yet";
-    if (readUpTo >= newest) return "has read everything";
-    const behind = conversation?.messages.filter(
-      (message) => message.id !== undefined && message.id > readUpTo,
-    ).length;
-    const upTo = conversation?.byId(readUpTo);
-    const where = upTo === undefined ? `message ${readUpTo}` : `${this.#time.time(upTo.at)} ${upTo.from}`;
-    return `${behind} message${behind === 1 ? "" : "s"} behind (read up to ${where})`;
+    const { title, lines } = membersOverlay(room, conversation, (user) => this.#isMe(user), this.#time);
+    this.showOverlay(title, lines);
   }
 
   #isMe(user: string): boolean {
@@ -381,10 +382,12 @@ export class ViewModel {
         // the conversation it was sent to (it is outgoing there, so never unread).
         const peer = isRoomName(to) || sameUser(from, me) ? to : from;
         const conversation = this.#conversation(peer);
+        const known = conversation.messages.length;
         conversation.addStored(event.message, me);
         this.#applyReadUpTo(conversation);
         this.#adoptOrphans(conversation);
-        return [];
+        if (conversation.messages.length === known || sameUser(from, me)) return [];
+        return this.#announce(conversation, event.message.from, event.message.text);
       }
       case "read_marker": {
         const { with: peer, upTo } = event.marker;
@@ -440,7 +443,7 @@ export class ViewModel {
         return [];
       }
       case "users":
-        return this.#users(event.users);
+        return this.#usersPage(event.users, event.after, event.more);
       case "history":
         this.#history(event.with, event.before, event.limit, event.messages);
         return [];
@@ -501,14 +504,44 @@ export class ViewModel {
     }
   }
 
+  /**
+   * A new message from someone else: elsewhere than on screen, it is activity; for this user
+   * (a direct message, or a room message naming them) it is highlighted and rings.
+   */
+  #announce(conversation: Conversation, from: string, text: string): Intent[] {
+    const onScreen = conversation.key === this.#active && this.#overlay === undefined;
+    if (onScreen) return [];
+    const forMe = !isRoomName(conversation.key) || (this.#me !== undefined && mentions(text, this.#me));
+    if (!forMe) return [];
+    this.#highlights.add(conversation.key);
+    if (this.#notifyMode === "off") return [];
+    const where = isRoomName(conversation.key) ? ` in ${conversation.peer}` : "";
+    return [
+      {
+        kind: "alert",
+        title: `Parley: ${from}${where}`,
+        body: text.replace(/\s+/gu, " ").slice(0, 120),
+        desktop: this.#notifyMode === "desktop",
+      },
+    ];
+  }
+
+  /** Conversations with unread messages, most recent first: the status bar's activity list. */
+  activity(): Activity[] {
+    return this.contacts()
+      .filter((contact) => contact.unread > 0 && contact.key !== this.#active)
+      .map((contact) => ({
+        name: contact.user,
+        unread: contact.unread,
+        highlight: this.#highlights.has(contact.key),
+      }));
+  }
+
   #loggedIn(user: string, resumed: boolean): Intent[] {
     if (this.#me !== undefined && !sameUser(this.#me, user)) this.#clearChat();
     this.#me = user;
     this.#online = true;
-    this.#loginBusy = false;
-    this.#loginErrors = {};
-    this.#editors.password.clear();
-    this.#editors.confirm.clear();
+    this.#login.loggedIn();
     if (!resumed)
       this.notify(`Logged in as ${user}. Tab picks a conversation; /help lists commands and keys.`);
     else this.notify("Reconnected.");
@@ -523,34 +556,34 @@ export class ViewModel {
   }
 
   #authFailed(stage: "register" | "login", error: { code: string; message: string }, resumed: boolean): void {
-    this.#loginBusy = false;
     if (resumed) {
       if (error.code === "rate_limited" || error.code === "unavailable") {
         this.notify("The server refused to log in again for now; retrying.", "error");
         return;
       }
-      this.#resetToLogin(`Please log in again: ${loginErrorText(error)}.`);
-      this.#loginErrors = { password: loginErrorText(error) };
+      this.#resetToLogin(`Please log in again: ${loginErrorText(error)}.`, {
+        password: loginErrorText(error),
+      });
       return;
     }
-    const text = loginErrorText(error);
-    switch (error.code) {
-      case "user_exists":
-      case "invalid_username":
-        this.#loginErrors = { user: text };
-        this.#field = "user";
-        break;
-      case "bad_credentials":
-      case "weak_password":
-      case "rate_limited":
-        this.#loginErrors = { password: text };
-        this.#field = "password";
-        break;
-      default:
-        this.#loginErrors = {
-          form: `${stage === "register" ? "registering" : "logging in"} failed: ${text}`,
-        };
+    this.#login.failed(stage, error);
+  }
+
+  /** One page of `users`: collected until the last, then applied as one list. */
+  #usersPage(users: readonly UserEntry[], after: string | undefined, more: boolean): Intent[] {
+    if (after === undefined) this.#usersPages = [];
+    const pages = this.#usersPages;
+    if (pages === undefined) return []; // a page of a list that a newer request replaced
+    for (const entry of users) pages.push(entry);
+    const last = users[users.length - 1]?.user;
+    if (more && typeof last === "string") return [{ kind: "load_users", after: last }];
+    this.#usersPages = undefined;
+    const intents = this.#users(pages);
+    if (this.#usersWanted) {
+      this.#usersWanted = false;
+      this.showUsers();
     }
+    return intents;
   }
 
   #users(users: readonly UserEntry[]): Intent[] {
@@ -595,6 +628,8 @@ export class ViewModel {
     if (messages.length < limit) conversation.reachedStart = true;
     if (before === undefined) conversation.history = "loaded";
     else conversation.loadingOlder = false;
+    if (this.#search?.key === conversation.key && this.#overlay !== undefined)
+      this.#showSearch(this.#overlay.top);
   }
 
   #applyReadUpTo(conversation: Conversation): void {
@@ -756,15 +791,11 @@ export class ViewModel {
     }
   }
 
-  #resetToLogin(message: string): void {
+  #resetToLogin(message: string, errors: LoginErrors = {}): void {
     this.#clearChat();
     this.#me = undefined;
     this.#online = false;
-    this.#loginBusy = false;
-    this.#loginErrors = {};
-    this.#editors.password.clear();
-    this.#editors.confirm.clear();
-    this.#field = this.#editors.user.isEmpty ? "user" : "password";
+    this.#login.reset(errors);
     this.notify(message);
   }
 
@@ -778,6 +809,12 @@ export class ViewModel {
     this.#unregisterPrompt = undefined;
     this.#overlay = undefined;
     this.#prefetched = false;
+    this.#usersPages = undefined;
+    this.#usersWanted = false;
+    this.#highlights.clear();
+    this.#markers.clear();
+    this.#completion = undefined;
+    this.#search = undefined;
     this.#input.clear();
   }
 
@@ -797,8 +834,15 @@ export class ViewModel {
    */
   select(peer: string): Intent[] {
     const conversation = this.#conversation(peer);
+    if (this.#active !== undefined && this.#active !== conversation.key) this.#markers.delete(this.#active);
     this.#active = conversation.key;
-    conversation.scroll = { follow: true };
+    this.#highlights.delete(conversation.key);
+    // The unread-line marker: before the first message not read when the conversation opens.
+    const firstUnread = conversation.messages.find((message) => !message.outgoing && !message.read);
+    if (firstUnread !== undefined) this.#markers.set(conversation.key, firstUnread.key);
+    else this.#markers.delete(conversation.key);
+    conversation.scroll =
+      firstUnread === undefined ? { follow: true } : { follow: false, key: MARKER_KEY, offset: 0 };
     const intents: Intent[] = [];
     if (conversation.history === "none") {
       conversation.history = "loading";
@@ -814,7 +858,23 @@ export class ViewModel {
 
   key(key: KeyPress): Intent[] {
     if (key.full === "C-c") return [{ kind: "quit" }];
-    return this.screen === "login" ? this.#loginKey(key) : this.#chatKey(key);
+    return this.screen === "login" ? this.#login.key(key) : this.#chatKey(key);
+  }
+
+  /**
+   * A paste, whole: it goes into the line being edited, line breaks included (one message,
+   * sent with them); a log-in field or the password prompt takes it on one line.
+   */
+  paste(text: string): Intent[] {
+    this.#completion = undefined;
+    if (this.screen === "login") {
+      this.#login.paste(text);
+      return [];
+    }
+    if (this.#overlay !== undefined) this.#closeOverlay();
+    if (this.#unregisterPrompt !== undefined) this.#unregisterPrompt.insert(text.replace(/\n+/gu, ""));
+    else this.#input.insert(text);
+    return [];
   }
 
   /** A mouse click at a cell: a click on a contact opens it. */
@@ -837,14 +897,18 @@ export class ViewModel {
     if (this.#overlay !== undefined) return this.#overlayKey(key);
     const editor = this.#unregisterPrompt ?? this.#input;
     const action = lookup(CHAT_KEYS, key.full);
+    const completing = (key.full === "tab" || key.full === "S-tab") && this.#unregisterPrompt === undefined;
+    if (!completing) this.#completion = undefined;
     switch (action) {
       case "quit":
         return [{ kind: "quit" }];
       case "redraw":
         return [{ kind: "redraw" }];
       case "next_conversation":
+        if (completing && !this.#input.isEmpty) return this.#complete(1);
         return this.#cycle(1);
       case "previous_conversation":
+        if (completing && !this.#input.isEmpty) return this.#complete(-1);
         return this.#cycle(-1);
       case "page_up":
         return this.#scrollBy(-this.#pageSize());
@@ -873,13 +937,81 @@ export class ViewModel {
     }
   }
 
+  /**
+   * Tab with text in the input: completes the word before the cursor — a command after a
+   * leading slash, a #room, or a user — most recent conversation first; Tab again (or
+   * Shift-Tab) takes the next (previous) candidate.
+   */
+  #complete(step: number): Intent[] {
+    const input = this.#input;
+    let state = this.#completion;
+    if (state === undefined || state.line !== input.value) {
+      const before = input.beforeCursor;
+      const word = /\S*$/u.exec(before)![0];
+      if (word === "") return [];
+      const head = before.slice(0, before.length - word.length);
+      const after = input.value.slice(before.length);
+      const candidates = this.#candidates(word, head);
+      if (candidates.length === 0) {
+        this.notify(`Nothing to complete for ${word}.`);
+        return [];
+      }
+      state = { before: head, after, candidates, index: step > 0 ? 0 : candidates.length - 1, line: "" };
+    } else {
+      state.index = (state.index + step + state.candidates.length) % state.candidates.length;
+    }
+    const completed = state.before + state.candidates[state.index]!;
+    input.set(completed + state.after);
+    for (let i = 0; i < graphemeCount(state.after); i++) input.left();
+    state.line = input.value;
+    this.#completion = state;
+    if (state.candidates.length > 1) this.notify(`Tab: ${state.candidates.map((c) => c.trim()).join(" ")}`);
+    return [];
+  }
+
+  #candidates(word: string, head: string): string[] {
+    const lower = word.toLowerCase();
+    if (head === "" && word.startsWith("/")) {
+      return COMMANDS.map((command) => `/${command.name}`)
+        .filter((name) => name.startsWith(lower))
+        .map((name) => `${name} `);
+    }
+    // Recent first: the contact list's order, then this room's members, never this user.
+    const names: string[] = [];
+    const add = (name: string): void => {
+      if (this.#isMe(name) || names.some((known) => sameUser(known, name))) return;
+      if (name.toLowerCase().startsWith(lower) && name.length > 0) names.push(name);
+    };
+    for (const contact of this.contacts()) add(contact.user);
+    const room = this.#active === undefined ? undefined : this.#rooms.get(this.#active);
+    for (const member of room?.members?.values() ?? []) add(member.user);
+    const lineStart = head === "" && !isRoomName(word);
+    return names.map((name) => (lineStart && !isRoomName(name) ? `${name}: ` : `${name} `));
+  }
+
+  #closeOverlay(): void {
+    this.#overlay = undefined;
+    this.#search = undefined;
+  }
+
   #overlayKey(key: KeyPress): Intent[] {
     const overlay = this.#overlay!;
     switch (key.full) {
       case "pageup":
-      case "up":
+      case "up": {
+        const atTop = overlay.top === 0;
         overlay.top = Math.max(0, overlay.top - (key.full === "up" ? 1 : this.#pageSize()));
+        const search = this.#search;
+        if (search !== undefined && atTop && key.full === "pageup") {
+          const conversation = this.#conversation(search.key);
+          if (conversation.reachedStart || conversation.loadingOlder || conversation.history !== "loaded")
+            return [];
+          conversation.loadingOlder = true;
+          this.#showSearch(0);
+          return [{ kind: "load_history", peer: conversation.peer, before: conversation.oldestId }];
+        }
         return [];
+      }
       case "pagedown":
       case "down":
         overlay.top = Math.min(
@@ -891,7 +1023,7 @@ export class ViewModel {
         return [{ kind: "redraw" }];
       default:
         // Any other key closes it: help should never trap anyone.
-        this.#overlay = undefined;
+        this.#closeOverlay();
         return [];
     }
   }
@@ -907,6 +1039,16 @@ export class ViewModel {
     const line = this.#input.value;
     if (isBlank(line)) return [];
     if (line.startsWith("/") && !line.startsWith("//")) {
+      // /msg's text is checked here, so that a text the server would refuse stays in the
+      // input to be fixed, as it does in the conversation.
+      const parsed = parseCommandLine(line.trim());
+      if (!("error" in parsed) && parsed.command.name === "msg") {
+        const problem = this.checkText(parsed.args[1] ?? "");
+        if (problem !== undefined) {
+          this.notify(problem, "error");
+          return [];
+        }
+      }
       this.#input.commit();
       return [{ kind: "command", line: line.trim() }];
     }
@@ -976,97 +1118,29 @@ export class ViewModel {
     return [];
   }
 
-  #loginKey(key: KeyPress): Intent[] {
-    const action = lookup(LOGIN_KEYS, key.full);
-    const fields = this.#fields();
-    const editor = this.#editors[this.#field];
-    switch (action) {
-      case "quit":
-        return [{ kind: "quit" }];
-      case "redraw":
-        return [{ kind: "redraw" }];
-      case "toggle_mode":
-        this.#mode = this.#mode === "login" ? "register" : "login";
-        this.#loginErrors = {};
-        if (this.#field === "confirm" && this.#mode === "login") this.#field = "password";
-        return [];
-      case "next_field":
-        this.#field = fields[(fields.indexOf(this.#field) + 1) % fields.length]!;
-        return [];
-      case "previous_field":
-        this.#field = fields[(fields.indexOf(this.#field) - 1 + fields.length) % fields.length]!;
-        return [];
-      case "submit_field": {
-        const index = fields.indexOf(this.#field);
-        if (index < fields.length - 1 && this.#editors[this.#field].value !== "" && !this.#formComplete()) {
-          this.#field = fields[index + 1]!;
-          return [];
-        }
-        return this.#submitLogin();
-      }
-      case undefined:
-        if (isTyped(key)) {
-          editor.insert(key.ch!);
-          delete this.#loginErrors[this.#field];
-        }
-        return [];
-      default:
-        edit(editor, action);
-        return [];
-    }
-  }
-
-  #fields(): LoginField[] {
-    return this.#mode === "register" ? ["user", "password", "confirm"] : ["user", "password"];
-  }
-
-  #formComplete(): boolean {
-    return this.#fields().every((field) => this.#editors[field].value !== "");
-  }
-
-  #submitLogin(): Intent[] {
-    if (this.#loginBusy) return [];
-    const user = this.#editors.user.value.trim();
-    const password = this.#editors.password.value;
-    const errors: Partial<Record<LoginField | "form", string>> = {};
-    if (user === "") errors.user = "type a user name";
-    else if (!USER_NAME.test(user)) errors.user = loginErrorText({ code: "invalid_username", message: "" });
-    if (password === "") errors.password = "type a password";
-    if (this.#mode === "register") {
-      if (password !== "" && [...password].length < 8) {
-        errors.password = loginErrorText({ code: "weak_password", message: "" });
-      } else if (this.#editors.confirm.value !== password) {
-        errors.confirm = "the two passwords differ";
-      }
-    }
-    this.#loginErrors = errors;
-    const first = this.#fields().find((field) => errors[field] !== undefined);
-    if (first !== undefined) {
-      this.#field = first;
-      return [];
-    }
-    this.#loginBusy = true;
-    return [{ kind: this.#mode, user, password }];
-  }
-
   // ---- the frame ----
 
-  #chatLayout(): { contactsWidth: number; bodyHeight: number; conversationWidth: number } {
-    const contactsWidth = Math.max(CONTACTS_MIN, Math.min(CONTACTS_MAX, Math.floor(this.#cols * 0.22)));
-    const noticeLines = noticeRows(this.#statusText(), this.#identity(), this.#notice, this.#cols).length;
-    const bodyHeight = Math.max(1, this.#rows - 2 - noticeLines);
-    return { contactsWidth, bodyHeight, conversationWidth: Math.max(1, this.#cols - contactsWidth - 1) };
+  #chatLayout(): ChatGeometry {
+    const noticeLines = noticeRows(
+      this.#statusText(),
+      this.#identity(),
+      this.#notice,
+      this.#cols,
+      this.activity(),
+    ).length;
+    return chatGeometry(this.#cols, this.#rows, noticeLines);
   }
 
   #layoutActive(): { lines: LayoutLine[]; height: number } {
     const layout = this.#chatLayout();
-    const height = Math.max(1, layout.bodyHeight - 1); // the first row is the conversation's header
+    const height = layout.conversationHeight;
     if (this.#active === undefined) return { lines: [], height };
     const lines = layoutConversation(this.#conversation(this.#active), {
       me: this.#me ?? "",
       width: layout.conversationWidth,
       time: this.#time,
       maxTextChars: this.#maxTextChars,
+      markerBefore: this.#markers.get(this.#active),
     });
     return { lines, height };
   }
@@ -1079,43 +1153,33 @@ export class ViewModel {
   }
 
   /**
-   * Builds the frame to paint. Painting counts as showing: messages from the peer that are
-   * on screen become read here, so the contact list in the same frame shows the right count.
+   * The explicit step that moves read marks, run before each frame is painted: the messages
+   * from others that the next frame shows of the open conversation become read, so the
+   * contact list in that frame counts right. Returns the `read` the server should hear
+   * about (the session skips repeats); undefined when nothing is to be said.
    */
-  frame(): Frame {
-    if (this.screen === "login") return renderLogin(this.#loginView());
+  markShown(): { peer: string; upTo: number } | undefined {
+    if (this.screen !== "chat" || this.#active === undefined || this.#overlay !== undefined) return undefined;
+    const conversation = this.#conversation(this.#active);
     const { lines, height } = this.#layoutActive();
-    this.#lastLines = lines;
-    this.#lastViewport = undefined;
-    if (this.#active !== undefined) {
-      const conversation = this.#conversation(this.#active);
-      const view = viewport(lines, conversation.scroll, height);
-      this.#lastViewport = view;
-      if (this.#overlay === undefined) {
-        let newest = 0;
-        for (let i = view.top; i < view.end; i++) newest = Math.max(newest, lines[i]!.incomingId ?? 0);
-        if (newest > 0) conversation.markReadUpTo(newest);
-      }
-    }
-    return renderChat(this.#chatView());
+    const view = viewport(lines, conversation.scroll, height);
+    let newest = 0;
+    for (let i = view.top; i < view.end; i++) newest = Math.max(newest, lines[i]!.incomingId ?? 0);
+    if (newest === 0) return undefined;
+    conversation.markReadUpTo(newest);
+    if (conversation.unreadCount === 0) this.#highlights.delete(conversation.key);
+    return this.#online ? { peer: conversation.peer, upTo: newest } : undefined;
   }
 
-  /**
-   * The `read` the server should hear about: the newest message from the peer that has
-   * been on screen in the open conversation. The session skips repeats.
-   */
-  readMarker(): { peer: string; upTo: number } | undefined {
-    if (this.#active === undefined || this.#lastViewport === undefined || !this.#online) return undefined;
-    const conversation = this.#conversation(this.#active);
-    let newest = 0;
-    for (let i = this.#lastViewport.top; i < this.#lastViewport.end; i++) {
-      newest = Math.max(newest, this.#lastLines[i]?.incomingId ?? 0);
-    }
-    return newest > 0 ? { peer: conversation.peer, upTo: newest } : undefined;
+  /** Builds the frame to paint from the current state; changes nothing. */
+  frame(): Frame {
+    if (this.screen === "login") return renderLogin(this.#loginView());
+    return renderChat(this.#chatView());
   }
 
   #chatView(): ChatView {
     const layout = this.#chatLayout();
+    const { lines, height } = this.#layoutActive();
     const contacts = this.contacts();
     const active = this.#active === undefined ? undefined : this.#conversation(this.#active);
     const contact = active === undefined ? undefined : this.#contacts.get(active.key);
@@ -1141,8 +1205,9 @@ export class ViewModel {
               exists: contact !== undefined,
               room: isRoomName(active.key) ? this.#roomHeader(room) : undefined,
             },
-      lines: this.#lastLines,
-      viewport: this.#lastViewport,
+      lines,
+      viewport: active === undefined ? undefined : viewport(lines, active.scroll, height),
+      activity: this.activity(),
       status: this.#statusText(),
       identity: this.#identity(),
       notice: this.#notice,
@@ -1175,12 +1240,12 @@ export class ViewModel {
     return {
       cols: this.#cols,
       rows: this.#rows,
-      mode: this.#mode,
-      fields: this.#fields(),
-      focused: this.#field,
-      editors: this.#editors,
-      errors: this.#loginErrors,
-      busy: this.#loginBusy,
+      mode: this.#login.mode,
+      fields: this.#login.fields(),
+      focused: this.#login.field,
+      editors: this.#login.editors,
+      errors: this.#login.errors,
+      busy: this.#login.busy,
       server: `${this.#options.host}:${this.#options.port}`,
       status: this.#statusText(),
       notice: this.#notice,
@@ -1222,49 +1287,14 @@ function rank(status: MessageStatus): number {
   return RANKS[status];
 }
 
-function isTyped(key: KeyPress): boolean {
-  const ch = key.ch;
-  if (ch === undefined || ch === "") return false;
-  if (key.full.startsWith("C-") || key.full.startsWith("M-")) return false;
-  return !/\p{Cc}/u.test(ch);
+/** Whether `text` names `user` as a word ("bob:", "@bob", "thanks bob!"), in any case. */
+export function mentions(text: string, user: string): boolean {
+  const escaped = user.replace(/[.*+?^${}()|[\]\\]/gu, "\\$&");
+  return new RegExp(`(^|[^A-Za-z0-9_.-])@?${escaped}($|[^A-Za-z0-9_-])`, "iu").test(text);
 }
 
-function edit(editor: LineEditor, action: string): void {
-  switch (action) {
-    case "cursor_left":
-      editor.left();
-      break;
-    case "cursor_right":
-      editor.right();
-      break;
-    case "word_left":
-      editor.wordLeft();
-      break;
-    case "word_right":
-      editor.wordRight();
-      break;
-    case "line_start":
-      editor.home();
-      break;
-    case "line_end":
-      editor.end();
-      break;
-    case "delete_back":
-      editor.backspace();
-      break;
-    case "delete_forward":
-      editor.deleteForward();
-      break;
-    case "delete_word_back":
-      editor.deleteWordBack();
-      break;
-    case "delete_to_start":
-      editor.deleteToStart();
-      break;
-    case "delete_to_end":
-      editor.deleteToEnd();
-      break;
-  }
+function graphemeCount(text: string): number {
+  return graphemes(text).length;
 }
 
 /** A refused room operation in plain words. */
@@ -1298,25 +1328,5 @@ export function roomErrorText(
       return "This server has no rooms (it speaks protocol version 1).";
     default:
       return `${op.replace("room_", "")} ${name} failed: ${error.message || error.code}`;
-  }
-}
-
-/** The server's log-in and registration errors in plain words, short enough to sit beside a field. */
-export function loginErrorText(error: { code: string; message: string }): string {
-  switch (error.code) {
-    case "bad_credentials":
-      return "wrong user name or password";
-    case "user_exists":
-      return "that name is taken; pick another";
-    case "weak_password":
-      return "too weak: use 8 characters or more";
-    case "invalid_username":
-      return "use 1-32 of A-Z a-z 0-9 _ . -";
-    case "rate_limited":
-      return "too many tries; wait a minute";
-    case "unavailable":
-      return "the server cannot store data now";
-    default:
-      return error.message !== "" ? error.message : error.code;
   }
 }

@@ -7,7 +7,7 @@ import readline from "node:readline";
 import { parseArgs } from "node:util";
 import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError } from "../config.js";
 import { PasswordChecker } from "../passwords.js";
-import { openStore } from "../store/open-store.js";
+import { describeDb, openStore } from "../store/open-store.js";
 import { type AdminRequest, type AdminResult, NO_SESSIONS, runAdminRequest } from "./admin-ops.js";
 import { AdminSocketBusy, claimAdminSocket, sendAdminRequest } from "./admin-socket.js";
 
@@ -138,6 +138,8 @@ async function buildRequest(invocation: Invocation): Promise<AdminRequest> {
 /** Asks the running server, or works on the database itself when none holds the admin socket. */
 async function execute(settings: ServerSettings, request: AdminRequest): Promise<AdminResult> {
   const socketPath = adminSocketPath(settings);
+  // PostgreSQL without --admin-socket: the database itself, which every node shares.
+  if (socketPath === undefined) return runDirectly(settings, request, describeDb(settings.dbPath));
   try {
     return await sendAdminRequest(socketPath, request);
   } catch (error) {
@@ -151,23 +153,33 @@ async function execute(settings: ServerSettings, request: AdminRequest): Promise
   );
   try {
     process.stderr.write(`parley-server admin: no server is running; using ${settings.dbPath} directly\n`);
-    const store = await openStore({ path: settings.dbPath });
-    try {
-      return await runAdminRequest(
-        {
-          store,
-          passwords: new PasswordChecker(settings.scryptCost),
-          sessions: NO_SESSIONS,
-          log: undefined,
-          now: () => new Date(),
-        },
-        request,
-      );
-    } finally {
-      await store.close();
-    }
+    return await runDirectly(settings, request, settings.dbPath);
   } finally {
     await new Promise<void>((resolve) => held.close(() => resolve()));
+  }
+}
+
+async function runDirectly(
+  settings: ServerSettings,
+  request: AdminRequest,
+  shown: string,
+): Promise<AdminResult> {
+  const store = await openStore({ path: settings.dbPath }).catch((error: Error) => {
+    throw new Error(`cannot open database ${shown}: ${error.message}`);
+  });
+  try {
+    return await runAdminRequest(
+      {
+        store,
+        passwords: new PasswordChecker(settings.scryptCost),
+        sessions: NO_SESSIONS,
+        log: undefined,
+        now: () => new Date(),
+      },
+      request,
+    );
+  } finally {
+    await store.close();
   }
 }
 

@@ -4,6 +4,7 @@
 
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { isPostgresUrl } from "../config.js";
 import { migratePostgres } from "./postgres/migrate.js";
 import { PgStore } from "./postgres/pg-store.js";
 import { DEFAULT_POOL_SIZE, openPool } from "./postgres/pool.js";
@@ -15,6 +16,7 @@ import { WorkerStore } from "./sqlite/worker-store.js";
 import type { StoreLogger } from "./sqlite/write-queue.js";
 import type { Store } from "./store.js";
 
+export { isPostgresUrl } from "../config.js";
 export { SchemaError } from "./sqlite/migrate.js";
 export type { StoreLogger } from "./sqlite/write-queue.js";
 
@@ -27,11 +29,6 @@ export interface OpenStoreOptions {
   readonly logger?: StoreLogger;
   /** PostgreSQL only: connections in this node's pool (DEFAULT_POOL_SIZE). */
   readonly poolSize?: number;
-}
-
-/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(?:ql)?:\/\//.test(db);
 }
 
 /**

@@ -92,7 +92,9 @@ export async function startTestServer(
     });
   };
   // As main.ts does: the admin socket before the store, released after it.
-  const adminSocket = await AdminSocket.claim(adminSocketPath(settings), logger, 10_000);
+  const socketPath = adminSocketPath(settings);
+  const adminSocket =
+    socketPath === undefined ? undefined : await AdminSocket.claim(socketPath, logger, 10_000);
   const store = await openStore({ path: dbPath, logger });
   // The real path: the embedded SOAP service over HTTP, or the external one the test names.
   const normalizer = await openNormalizer(settings.normalizerUrl, logger);
@@ -106,7 +108,7 @@ export async function startTestServer(
     store: served,
     normalizer: normalizer.normalizer,
     logger,
-    adminSocket,
+    ...(adminSocket === undefined ? {} : { adminSocket }),
     ...(metrics === undefined ? {} : { metrics }),
   });
   return {
@@ -125,7 +127,7 @@ export async function startTestServer(
       metricsListener?.close();
       await normalizer.close();
       await store.close();
-      await adminSocket.close();
+      await adminSocket?.close();
       temp?.remove();
       await database?.drop();
     },

@@ -30,6 +30,8 @@ function recorder(active?: string): { context: CommandContext; calls: unknown[][
       showMembers: record("showMembers"),
       showDevices: record("showDevices"),
       showUsers: record("showUsers"),
+      setNotify: record("setNotify"),
+      search: record("search"),
       logout: record("logout"),
       startUnregister: record("startUnregister"),
       reconnect: record("reconnect"),
@@ -148,6 +150,9 @@ describe("tui command line (unit)", () => {
         tls: false,
         ca: undefined,
         device: "laptop",
+        theme: "dark",
+        colors: 8,
+        mouse: true,
       },
     });
   });
@@ -163,11 +168,24 @@ describe("tui command line (unit)", () => {
         tls: false,
         ca: undefined,
         device: "laptop",
+        theme: "dark",
+        colors: 8,
+        mouse: true,
       },
     });
     expect(parseArgs(["--port", "9100", "--user=bob"], env, "laptop")).to.deep.equal({
       kind: "run",
-      config: { host: "chat.example", port: 9100, user: "bob", tls: false, ca: undefined, device: "laptop" },
+      config: {
+        host: "chat.example",
+        port: 9100,
+        user: "bob",
+        tls: false,
+        ca: undefined,
+        device: "laptop",
+        theme: "dark",
+        colors: 8,
+        mouse: true,
+      },
     });
   });
 
@@ -222,5 +240,18 @@ describe("tui command line (unit)", () => {
     }
     const fromEnv = parseArgs([], { PARLEY_PORT: "nope" }, "laptop");
     expect((fromEnv as { message: string }).message).to.include("PARLEY_PORT");
+  });
+
+  it("takes --theme, --no-mouse, and NO_COLOR, COLORTERM and TERM for colours (issue 12)", () => {
+    const config = (argv: string[], env: Record<string, string> = {}): Record<string, unknown> =>
+      (parseArgs(argv, env, "h") as unknown as { config: Record<string, unknown> }).config;
+    expect(config(["--theme", "light", "--no-mouse"])).to.include({ theme: "light", mouse: false });
+    expect(config([], { PARLEY_THEME: "light" })).to.include({ theme: "light" });
+    expect(parseArgs(["--theme", "pink"], {}, "h").kind).to.equal("error");
+    expect(config([], { TERM: "tmux-256color" })).to.include({ colors: 256 });
+    expect(config([], { TERM: "screen" })).to.include({ colors: 8 });
+    expect(config([], { TERM: "linux" })).to.include({ colors: 8 });
+    expect(config([], { TERM: "screen", COLORTERM: "truecolor" })).to.include({ colors: 256 });
+    expect(config([], { TERM: "xterm-256color", NO_COLOR: "1" })).to.include({ colors: 0 });
   });
 });

@@ -153,6 +153,20 @@ describe("tui session (unit)", () => {
       ]);
     });
 
+    it("pages users: asks after a user name, and reads `more` (missing: false)", () => {
+      const session = loggedIn();
+      session.requestUsers();
+      const first = only(session.takeOutgoing(), "users");
+      expect(first).to.not.have.property("after");
+      const page = session.handleFrame({ rid: first.rid, ok: true, users: [], more: true });
+      expect(page[0]).to.deep.include({ type: "users", after: undefined, more: true });
+      session.requestUsers("bob");
+      const next = only(session.takeOutgoing(), "users");
+      expect(next).to.include({ op: "users", after: "bob" });
+      const last = session.handleFrame({ rid: next.rid, ok: true, users: [] });
+      expect(last[0]).to.deep.include({ type: "users", after: "bob", more: false });
+    });
+
     it("reports a response to an unknown rid instead of guessing", () => {
       const session = loggedIn();
       const events = session.handleFrame({ rid: 999, ok: true });

@@ -2,8 +2,8 @@
 
 import { expect } from "chai";
 import fc from "fast-check";
-import { LineEditor } from "../../tui-client/line-editor.js";
-import { stringWidth, truncateToWidth, wrapText } from "../../tui-client/text-width.js";
+import { LineEditor, type TextMeasure } from "../../tui-client/line-editor.js";
+import { graphemes, stringWidth, truncateToWidth, wrapText } from "../../tui-client/text-width.js";
 
 describe("tui text width and wrapping (unit)", () => {
   it("counts cells the way terminals do", () => {
@@ -33,6 +33,41 @@ describe("tui text width and wrapping (unit)", () => {
         },
       ),
     );
+  });
+
+  it("splits graphemes as Intl.Segmenter does, on short and long text (property)", () => {
+    const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+    const reference = (text: string): string[] => [...segmenter.segment(text)].map((s) => s.segment);
+    const pieces = fc.constantFrom(
+      "a",
+      " ",
+      "e\u0301",
+      "\u{1F1EB}",
+      "\u{1F1F7}",
+      "\u{1F44B}\u{1F3FD}",
+      "\u200d",
+      "\r",
+      "\n",
+      "\u0600",
+      "1",
+      "日",
+      "\u{1F468}",
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(pieces, fc.string({ unit: "grapheme", maxLength: 3 })), { maxLength: 400 }),
+        (parts) => {
+          const text = parts.join("");
+          expect(graphemes(text)).to.deep.equal(reference(text));
+        },
+      ),
+    );
+  });
+
+  it("splits long text without ASCII as Intl.Segmenter does, across its chunks", () => {
+    const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+    const text = `${"é👋🏽日\u{1F1EB}\u{1F1F7}".repeat(300)}\u{1F1EB}${"\u{1F1F7}\u{1F1EB}".repeat(200)}e\u0301`;
+    expect(graphemes(text)).to.deep.equal([...segmenter.segment(text)].map((s) => s.segment));
   });
 
   it("truncates with an ellipsis inside the width", () => {
@@ -118,5 +153,88 @@ describe("tui line editor (unit)", () => {
     const editor = new LineEditor();
     editor.insert("pä👋");
     expect(editor.view(20, "•").text).to.equal("•••");
+  });
+
+  /** A measure that counts the characters it is handed: the editor's work, in a unit that does not depend on the machine. */
+  function countingMeasure(): { measure: TextMeasure; work: () => number } {
+    let work = 0;
+    return {
+      measure: {
+        graphemes: (text) => {
+          work += text.length;
+          return graphemes(text);
+        },
+        width: (text) => {
+          work += text.length;
+          return stringWidth(text);
+        },
+      },
+      work: () => work,
+    };
+  }
+
+  /** Types `text` one character at a time, as a terminal without bracketed paste delivers a paste, viewing every `renderEvery` keys. */
+  function typeAndCount(length: number, renderEvery: number): number {
+    const { measure, work } = countingMeasure();
+    const editor = new LineEditor({ measure });
+    const text = "lorem ipsum dolor sit amet, ".repeat(Math.ceil(length / 28)).slice(0, length);
+    for (let i = 0; i < text.length; i++) {
+      editor.insert(text[i]!);
+      if (i % renderEvery === 0) editor.view(80);
+    }
+    editor.view(80);
+    expect(editor.value).to.equal(text);
+    return work();
+  }
+
+  it("takes a 65,536-character paste in work linear in its length (issue 12: 77 s for 4,995)", () => {
+    // Typed key by key: the old editor re-segmented the whole line on each key (quadratic).
+    const small = typeAndCount(4096, 256);
+    const big = typeAndCount(65_536, 256);
+    expect(big / small).to.be.below(16 * 1.5); // 16 times the text: about 16 times the work
+    expect(big).to.be.below(65_536 * 10);
+    // In one piece, as bracketed paste delivers it: the text is segmented about once.
+    const { measure, work } = countingMeasure();
+    const editor = new LineEditor({ measure });
+    const text = "x".repeat(65_535) + "\u00e9";
+    editor.insert(text);
+    const view = editor.view(80);
+    expect(editor.value).to.equal(text);
+    expect(view.text.endsWith("\u00e9")).to.equal(true);
+    expect(work()).to.be.below(3 * text.length);
+  });
+
+  it("views a long line at a cost of the cells shown, wherever the cursor is", () => {
+    const { measure, work } = countingMeasure();
+    const editor = new LineEditor({ measure });
+    editor.set("y".repeat(65_536));
+    const before = work();
+    editor.view(80);
+    editor.home();
+    editor.view(80);
+    editor.end();
+    editor.view(80);
+    expect(work() - before).to.be.below(1000);
+  });
+
+  it("keeps what an insert in the middle joins with: accents and flags", () => {
+    const editor = new LineEditor();
+    editor.set("ab");
+    editor.left();
+    editor.insert("e\u0301");
+    expect(editor.value).to.equal("ae\u0301b");
+    expect(editor.cursor).to.equal(2);
+    editor.set("\u{1F1EB}");
+    editor.insert("\u{1F1F7}"); // F + R: one flag
+    expect(editor.cursor).to.equal(1);
+    editor.backspace();
+    expect(editor.value).to.equal("");
+  });
+
+  it("shows a line break in the input as one visible mark", () => {
+    const editor = new LineEditor();
+    editor.insert("one\ntwo");
+    expect(editor.value).to.equal("one\ntwo");
+    expect(editor.view(20).text).to.equal("one↵two");
   });
 });

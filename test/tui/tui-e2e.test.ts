@@ -40,7 +40,13 @@ class Terminals {
     });
   }
 
-  start(name: string, port: number, user: string, extraArgs: readonly string[] = []): void {
+  start(
+    name: string,
+    port: number,
+    user: string,
+    extraArgs: readonly string[] = [],
+    extraEnv: readonly string[] = [],
+  ): void {
     this.tmux(
       "new-session",
       "-d",
@@ -52,6 +58,7 @@ class Terminals {
       name,
       "env",
       "LANG=C.UTF-8",
+      ...extraEnv,
       process.execPath,
       TUI_MAIN,
       "--port",
@@ -67,8 +74,9 @@ class Terminals {
     port: number,
     user: string,
     extraArgs: readonly string[] = [],
+    extraEnv: readonly string[] = [],
   ): Promise<string> {
-    this.start(name, port, user, extraArgs);
+    this.start(name, port, user, extraArgs, extraEnv);
     await this.waitForText(name, "Password");
     this.keys(name, "C-r");
     await this.waitForText(name, "Again");
@@ -81,6 +89,23 @@ class Terminals {
 
   screen(name: string): string {
     return this.tmux("capture-pane", "-p", "-t", name);
+  }
+
+  /** The screen with its colours and attributes, as escape sequences. */
+  screenWithEscapes(name: string): string {
+    return this.tmux("capture-pane", "-p", "-e", "-t", name);
+  }
+
+  /** Appends everything the TUI `name` writes to the terminal to `file` (bells, OSC included). */
+  recordOutput(name: string, file: string): void {
+    this.tmux("pipe-pane", "-o", "-t", name, `cat >> ${file}`);
+  }
+
+  /** Pastes `text` as the terminal does, bracketed when the TUI asked for it. */
+  paste(name: string, text: string, file: string): void {
+    fs.writeFileSync(file, text);
+    this.tmux("load-buffer", "-b", "parley-paste", file);
+    this.tmux("paste-buffer", "-p", "-d", "-b", "parley-paste", "-t", name);
   }
 
   type(name: string, text: string): void {
@@ -356,10 +381,10 @@ describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
       (screen) => unreadOf(roomLine(screen, "#lab")) === 1,
     );
 
-    // The laptop looks elsewhere (its own entry, the next contact) before bob answers.
+    // The laptop looks elsewhere (bob, the next contact; her own entry comes last) before bob answers.
     terminals.keys("alice", "Tab");
-    await terminals.waitFor("alice", "alice's conversation open", (screen) =>
-      screen.trimEnd().endsWith("alice>"),
+    await terminals.waitFor("alice", "bob's conversation open", (screen) =>
+      screen.trimEnd().endsWith("bob>"),
     );
 
     terminals.keys("bob", "Tab"); // the most recent conversation: #lab
@@ -438,5 +463,96 @@ describe("tui rooms and devices, three TUIs in tmux (e2e)", function () {
     );
     terminals.keys("phone", "C-l");
     await terminals.waitForText("phone", "· bob left");
+  });
+});
+
+describe("tui issue 12: paste, completion, notification and activity in tmux (e2e)", function () {
+  this.timeout(120_000);
+  let terminals: Terminals;
+  let temp: { dir: string; remove(): void };
+  let server: ServerProcess | undefined;
+
+  before(async () => {
+    if (!tmuxAvailable()) throw new Error("tmux is not installed: apt-get install tmux");
+    temp = makeTempDir("parley-tui-e2e12-");
+    server = await spawnServer(path.join(temp.dir, "parley.db"));
+    terminals = new Terminals();
+    // dora runs with tmux's own TERM, where blessed alone drew dim text black.
+    await terminals.register("dora", server.port, "dora", [], ["TERM=tmux-256color"]);
+    await terminals.register("eve", server.port, "eve");
+  });
+
+  after(async () => {
+    terminals?.kill();
+    if (server !== undefined) await server.stop();
+    temp?.remove();
+  });
+
+  /** Polls a file until `test` holds on its content. */
+  async function waitForFile(file: string, what: string, test: (text: string) => boolean): Promise<string> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const text = fs.existsSync(file) ? fs.readFileSync(file, "latin1") : "";
+      if (test(text)) return text;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} in ${file}`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  it("draws dim text in grey, not black, with TERM=tmux-256color", () => {
+    const screen = terminals.screenWithEscapes("dora");
+    expect(screen).to.include("\x1b[38;5;245m");
+    expect(screen).to.not.include("\x1b[30m");
+  });
+
+  it("rings and notifies for a message to you elsewhere, and lists it in the status bar", async () => {
+    const output = path.join(temp.dir, "dora.out");
+    terminals.recordOutput("dora", output);
+    terminals.type("dora", "/notify desktop");
+    terminals.keys("dora", "Enter");
+    await terminals.waitForText("dora", "desktop notification");
+    terminals.type("eve", "/msg dora are you there dora?");
+    terminals.keys("eve", "Enter");
+    await terminals.waitFor("dora", "eve in the activity list", (screen) =>
+      statusLine(screen).includes("Act: eve(1)*"),
+    );
+    const written = await waitForFile(output, "the bell and OSC 777", (text) =>
+      text.includes("\x1b]777;notify;Parley: eve;are you there dora?"),
+    );
+    expect(written).to.include("\x07");
+    expect(written).to.include("\x1b]9;Parley: eve: are you there dora?");
+  });
+
+  it("completes a user name with Tab in a command", async () => {
+    terminals.type("dora", "/msg e");
+    terminals.keys("dora", "Tab");
+    await terminals.waitFor("dora", "the completed name", (screen) =>
+      /\/msg eve\s*$/u.test(screen.split("\n")[ROWS - 1] ?? ""),
+    );
+    terminals.type("dora", "completed by Tab");
+    terminals.keys("dora", "Enter");
+    await terminals.waitForText("eve", "completed by Tab");
+    // /msg opened the conversation, and the activity list is empty again.
+    await terminals.waitFor(
+      "dora",
+      "an empty activity list",
+      (screen) => !statusLine(screen).includes("Act:"),
+    );
+  });
+
+  it("sends a pasted three-line text as one message, line breaks kept", async () => {
+    terminals.paste("dora", "first line\nsecond line\nthird line", path.join(temp.dir, "paste.txt"));
+    await terminals.waitForText("dora", "first line↵second line↵third line");
+    terminals.keys("dora", "Enter");
+    // The server stores the line breaks; the normalizer, which decides what is delivered,
+    // makes every run of white space one space. One message either way, nothing left over.
+    const screen = await terminals.waitForText("eve", "third line");
+    const lines = screen.split("\n").filter((line) => /(first|second|third) line/u.test(line));
+    expect(lines, screen).to.have.length(1);
+    expect(lines[0]).to.match(/\d\d:\d\d\s+dora first line\s+second line\s+third line/u);
+    // Nothing was left behind in dora's input line.
+    await terminals.waitFor("dora", "an empty input line", (text) =>
+      /^eve> *$/u.test(text.split("\n")[ROWS - 1] ?? ""),
+    );
   });
 });

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import type { HistoryMessage } from "../../server/protocol/messages.js";
 import type { SessionEvent } from "../../tui-client/session.js";
-import { frameText, rowWidth } from "../../tui-client/styled-text.js";
+import { type Frame, frameText, rowWidth } from "../../tui-client/styled-text.js";
 import { TimeFormat } from "../../tui-client/time-format.js";
 import { type Intent, type KeyPress, ViewModel } from "../../tui-client/view-model.js";
 
@@ -49,6 +49,8 @@ function loggedInView(cols = 80, rows = 24): ViewModel {
         { user: "bob", name: "bob", online: true, lastSeen: null },
         { user: "carol", name: "carol", online: false, lastSeen: `${DAY1}T09:00:00.000Z` },
       ],
+      after: undefined,
+      more: false,
     },
   );
   for (const peer of ["alice", "bob", "carol"]) {
@@ -86,8 +88,14 @@ function press(view: ViewModel, full: string): Intent[] {
   return view.key(key);
 }
 
+/** What main.ts does for each render: read marks move in their own step, then the frame. */
+function show(view: ViewModel): Frame {
+  view.markShown();
+  return view.frame();
+}
+
 function screen(view: ViewModel): string {
-  return frameText(view.frame());
+  return frameText(show(view));
 }
 
 function contactLine(view: ViewModel, user: string): string {
@@ -99,9 +107,9 @@ function contactLine(view: ViewModel, user: string): string {
 
 describe("tui view model (unit)", () => {
   describe("contacts", () => {
-    it("lists every user with an online mark, alphabetically while nobody has talked", () => {
+    it("lists every user with an online mark, alphabetically while nobody has talked, and you last (issue 12)", () => {
       const view = loggedInView();
-      expect(view.contacts().map((contact) => contact.user)).to.deep.equal(["alice", "bob", "carol"]);
+      expect(view.contacts().map((contact) => contact.user)).to.deep.equal(["bob", "carol", "alice"]);
       const text = screen(view);
       expect(text).to.include("● alice (you)");
       expect(text).to.include("● bob");
@@ -129,8 +137,8 @@ describe("tui view model (unit)", () => {
 
     it("selects a contact on a click in the contacts pane", () => {
       const view = loggedInView();
-      view.frame();
-      const intents = view.click(3, 3); // row 0 is the title; carol is the third contact
+      show(view);
+      const intents = view.click(3, 2); // row 0 is the title; carol is the second contact
       expect(view.activePeer).to.equal("carol");
       expect(intents).to.deep.equal([]);
     });
@@ -142,7 +150,7 @@ describe("tui view model (unit)", () => {
       apply(view, incoming(1), incoming(2));
       expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(2);
       expect(contactLine(view, "bob")).to.match(/bob\s+2/u);
-      expect(view.readMarker()).to.equal(undefined);
+      expect(view.markShown()).to.equal(undefined);
     });
 
     it("clears the count once the conversation is shown, and marks up to the newest shown", () => {
@@ -153,7 +161,7 @@ describe("tui view model (unit)", () => {
       const text = screen(view);
       expect(text).to.include("hello 2");
       expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(0);
-      expect(view.readMarker()).to.deep.equal({ peer: "bob", upTo: 2 });
+      expect(view.markShown()).to.deep.equal({ peer: "bob", upTo: 2 });
     });
 
     it("counts unread messages from history that were delivered but never read", () => {
@@ -172,14 +180,14 @@ describe("tui view model (unit)", () => {
       const view = loggedInView(80, 12);
       view.select("bob");
       for (let id = 1; id <= 30; id++) apply(view, incoming(id));
-      view.frame();
+      show(view);
       press(view, "pageup");
       press(view, "pageup");
-      view.frame();
-      const marker = view.readMarker()!;
+      show(view);
+      const marker = view.markShown()!;
       expect(marker.upTo).to.be.lessThan(30);
       apply(view, incoming(31));
-      view.frame();
+      show(view);
       expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.be.greaterThan(0);
       expect(screen(view)).to.include("more below");
     });
@@ -400,7 +408,7 @@ describe("tui view model (unit)", () => {
       });
       const ids = view.conversation("bob")!.messages.map((message) => message.id);
       expect(ids).to.deep.equal([4, 5, 6, 7, 8, 9]);
-      expect(view.conversation("bob")!.reachedStart).to.equal(false);
+      view.conversation("bob")!.reachedStart = false; // loggedInView loaded an empty history
     });
 
     it("loads older messages when PgUp reaches the top, then knows when the start is reached", () => {
@@ -412,7 +420,7 @@ describe("tui view model (unit)", () => {
       );
       apply(view, { type: "history", with: "bob", before: undefined, limit: 20, messages: page });
       view.conversation("bob")!.reachedStart = false;
-      view.frame();
+      show(view);
       let intents: Intent[] = [];
       for (let i = 0; i < 5 && intents.length === 0; i++) intents = press(view, "pageup");
       expect(intents).to.deep.equal([{ kind: "load_history", peer: "bob", before: 100 }]);
@@ -451,7 +459,7 @@ describe("tui view model (unit)", () => {
         apply(view, incoming(1, "bob", `${"日本語のテキスト👋🏽 ".repeat(12)}x`));
         apply(view, { type: "send_queued", cid: "c-w", to: "bob", text: "👍".repeat(60) });
         for (const chars of [..."héllo wörld 🎉"]) view.key({ full: chars, ch: chars });
-        const frame = view.frame();
+        const frame = show(view);
         expect(frame.rows).to.have.length(rows);
         for (const row of frame.rows) expect(rowWidth(row)).to.equal(cols);
         expect(frame.cursor!.x).to.be.lessThan(cols);
@@ -499,16 +507,16 @@ describe("tui view model (unit)", () => {
       expect(view.notice!.text).to.include("at most 5");
     });
 
-    it("cycles through conversations with Tab and Shift-Tab, and Ctrl-N / Ctrl-P", () => {
+    it("cycles through conversations with Tab and Shift-Tab, and Ctrl-N / Ctrl-P, yourself last (issue 12)", () => {
       const view = loggedInView();
       press(view, "tab");
-      expect(view.activePeer).to.equal("alice");
+      expect(view.activePeer, "the first Tab opens someone else").to.equal("bob");
       press(view, "C-n");
-      expect(view.activePeer).to.equal("bob");
-      press(view, "S-tab");
-      expect(view.activePeer).to.equal("alice");
-      press(view, "C-p");
       expect(view.activePeer).to.equal("carol");
+      press(view, "S-tab");
+      expect(view.activePeer).to.equal("bob");
+      press(view, "C-p");
+      expect(view.activePeer).to.equal("alice");
     });
 
     it("quits on Ctrl-C and asks for a redraw on Ctrl-L", () => {
@@ -687,7 +695,7 @@ describe("tui view model (unit)", () => {
       expect(text).to.match(/10:00\s+bob standup in 5/u);
       expect(text).to.match(/10:00\s+carol coming/u);
       expect(unread(view, "#lab")).to.equal(0);
-      expect(view.readMarker()).to.deep.equal({ peer: "#lab", upTo: 2 });
+      expect(view.markShown()).to.deep.equal({ peer: "#lab", upTo: 2 });
     });
 
     it("shows own messages from another device in the right conversation, never unread", () => {
@@ -920,10 +928,234 @@ describe("tui view model (unit)", () => {
         view.select("#lab");
         apply(view, roomEvent("joined", "a-very-long-user-name-indeed", "bob"));
         apply(view, roomMessage(1, "a-very-long-user-name-indeed", `${"日本語 ".repeat(20)}x`));
-        const frame = view.frame();
+        const frame = show(view);
         expect(frame.rows).to.have.length(rows);
         for (const row of frame.rows) expect(rowWidth(row)).to.equal(cols);
       }
+    });
+  });
+
+  describe("issue 12: defects and weechat-grade features", () => {
+    function labMessage(id: number, from: string, text: string): SessionEvent {
+      return {
+        type: "message",
+        message: { ev: "message", seq: ++seq, id, from, to: "#lab", text, at: `${DAY2}T10:00:00.000Z` },
+      };
+    }
+
+    function withLab(): ViewModel {
+      const view = loggedInView();
+      apply(view, { type: "rooms", rooms: [{ room: "#lab", owner: "bob", members: 3 }] });
+      apply(view, { type: "history", with: "#lab", before: undefined, limit: 50, messages: [] });
+      return view;
+    }
+
+    function statusBar(view: ViewModel): string {
+      const lines = screen(view).split("\n");
+      return lines[lines.length - 2]!;
+    }
+
+    it("returns to the log-in form in log-in mode after /logout, even when the session registered", () => {
+      const view = newView();
+      press(view, "C-r");
+      expect(screen(view)).to.include("Again");
+      apply(
+        view,
+        { type: "registered", user: "alice" },
+        { type: "logged_in", user: "alice", pending: 0, resumed: false },
+      );
+      apply(view, { type: "logged_out" });
+      expect(view.screen).to.equal("login");
+      expect(screen(view)).to.not.include("Again");
+    });
+
+    it("keeps /msg's line in the input when its text is over the limit", () => {
+      const view = loggedInView();
+      const line = `/msg bob ${"x".repeat(LIMITS.maxTextChars + 1)}`;
+      view.paste(line);
+      expect(press(view, "enter")).to.deep.equal([]);
+      expect(view.inputValue).to.equal(line);
+      expect(view.notice).to.deep.include({ level: "error" });
+      expect(view.notice!.text).to.include("Too long");
+      view.key({ full: "C-u" });
+      view.paste("/msg bob fine");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "command", line: "/msg bob fine" }]);
+    });
+
+    it("shows /users from the answer to its own request, not the list from before", () => {
+      const view = loggedInView();
+      view.awaitUsers();
+      expect(screen(view)).to.not.include("Users:");
+      apply(view, {
+        type: "users",
+        users: [
+          { user: "alice", name: "alice", online: true, lastSeen: null },
+          { user: "bob", name: "bob", online: true, lastSeen: null },
+          { user: "dave", name: "dave", online: true, lastSeen: null },
+        ],
+        after: undefined,
+        more: false,
+      });
+      const text = screen(view);
+      expect(text).to.include("Users: 3, 3 online");
+      expect(text).to.include("dave");
+      expect(text).to.not.include("carol");
+    });
+
+    it("pages through users until `more` is false, then applies the whole list", () => {
+      const view = loggedInView();
+      const entry = (user: string) => ({ user, name: user, online: false, lastSeen: null });
+      expect(
+        apply(view, { type: "users", users: [entry("alice"), entry("bob")], after: undefined, more: true }),
+      ).to.deep.equal([{ kind: "load_users", after: "bob" }]);
+      expect(apply(view, { type: "users", users: [entry("dave")], after: "bob", more: true })).to.deep.equal([
+        { kind: "load_users", after: "dave" },
+      ]);
+      expect(view.contacts().map((c) => c.user)).to.include("carol"); // not pruned mid-way
+      expect(
+        apply(view, { type: "users", users: [entry("erin")], after: "dave", more: false }),
+      ).to.deep.equal([]);
+      expect(view.contacts().map((c) => c.user)).to.deep.equal(["bob", "dave", "erin", "alice"]);
+      // A page of an older listing, after a new one began, is ignored.
+      expect(apply(view, { type: "users", users: [entry("zed")], after: "erin", more: false })).to.deep.equal(
+        [],
+      );
+      expect(view.contacts().map((c) => c.user)).to.not.include("zed");
+    });
+
+    it("rings for a message for you elsewhere, and lists activity in the status bar", () => {
+      const view = withLab();
+      view.select("carol");
+      const intents = apply(view, incoming(1, "bob", "are you there?"));
+      expect(intents).to.deep.equal([
+        { kind: "alert", title: "Parley: bob", body: "are you there?", desktop: false },
+      ]);
+      expect(apply(view, labMessage(2, "bob", "coffee anyone?")), "not for you: no bell").to.deep.equal([]);
+      expect(statusBar(view)).to.match(/Act: #lab\(1\) bob\(1\)\*/u);
+      expect(apply(view, labMessage(3, "bob", "alice: and you?"))).to.have.length(1);
+      expect(statusBar(view)).to.match(/#lab\(2\)\*/u);
+      // Shown, it leaves the list.
+      view.select("bob");
+      expect(statusBar(view)).to.not.match(/bob\(1\)/u);
+      // Not in the conversation on screen, and not with /notify off; desktop adds OSC.
+      expect(apply(view, incoming(4, "bob", "here"))).to.deep.equal([]);
+      view.setNotify("off");
+      expect(apply(view, incoming(5, "carol", "psst"))).to.deep.equal([]);
+      view.setNotify("desktop");
+      expect(apply(view, incoming(6, "carol", "psst"))).to.deep.equal([
+        { kind: "alert", title: "Parley: carol", body: "psst", desktop: true },
+      ]);
+      view.setNotify("loud");
+      expect(view.notifyMode).to.equal("desktop");
+    });
+
+    it("makes one message of a multi-line paste, shown on several lines", () => {
+      const view = loggedInView();
+      view.select("bob");
+      view.paste("one\ntwo\nthree");
+      expect(view.inputValue).to.equal("one\ntwo\nthree");
+      expect(screen(view)).to.include("bob> one↵two↵three");
+      expect(press(view, "enter")).to.deep.equal([{ kind: "send", to: "bob", text: "one\ntwo\nthree" }]);
+      apply(view, { type: "send_queued", cid: "c-1", to: "bob", text: "one\ntwo\nthree" });
+      const lines = screen(view).split("\n");
+      const first = lines.findIndex((line) => line.includes("alice one"));
+      expect(first).to.be.greaterThan(-1);
+      expect(lines[first + 1]).to.match(/\s+two\s*$/u);
+      expect(lines[first + 2]).to.match(/\s+three\s*$/u);
+    });
+
+    it("completes user names, rooms and commands with Tab, most recent first", () => {
+      const view = withLab();
+      apply(view, {
+        type: "users",
+        users: [
+          { user: "alice", name: "alice", online: true, lastSeen: null },
+          { user: "bob", name: "bob", online: true, lastSeen: null },
+          { user: "barbara", name: "barbara", online: true, lastSeen: null },
+        ],
+        after: undefined,
+        more: false,
+      });
+      apply(view, incoming(1, "barbara", "hi", `${DAY2}T11:00:00.000Z`));
+      view.select("bob");
+      typeText(view, "b");
+      press(view, "tab");
+      expect(view.inputValue, "barbara spoke last").to.equal("barbara: ");
+      press(view, "tab");
+      expect(view.inputValue).to.equal("bob: ");
+      press(view, "S-tab");
+      expect(view.inputValue).to.equal("barbara: ");
+      expect(view.activePeer, "Tab with text does not switch").to.equal("bob");
+      view.key({ full: "C-u" });
+      typeText(view, "/ms");
+      press(view, "tab");
+      expect(view.inputValue).to.equal("/msg ");
+      typeText(view, "bo");
+      press(view, "tab");
+      expect(view.inputValue).to.equal("/msg bob ");
+      view.key({ full: "C-u" });
+      typeText(view, "see #l");
+      press(view, "tab");
+      expect(view.inputValue).to.equal("see #lab ");
+      typeText(view, "al");
+      press(view, "tab");
+      expect(view.inputValue, "never yourself").to.equal("see #lab al");
+    });
+
+    it("marks the line where you stopped reading when a conversation opens", () => {
+      const view = loggedInView();
+      apply(view, incoming(1, "bob", "first"));
+      view.select("bob");
+      screen(view);
+      view.select("carol");
+      apply(view, incoming(2, "bob", "second"), incoming(3, "bob", "third"));
+      view.select("bob");
+      const lines = screen(view).split("\n");
+      const marker = lines.findIndex((line) => /─ new ─/u.test(line));
+      expect(marker).to.be.greaterThan(lines.findIndex((line) => line.includes("first")));
+      expect(lines[marker + 1]).to.include("second");
+      view.select("carol");
+      view.select("bob");
+      expect(screen(view)).to.not.match(/─ new ─/u);
+    });
+
+    it("searches the open conversation's loaded messages, PgUp loading older ones", () => {
+      const view = loggedInView();
+      view.select("bob");
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: undefined,
+        limit: 2,
+        messages: [history(10, "bob", "alice", "read"), history(11, "alice", "bob", "read")],
+      });
+      view.conversation("bob")!.reachedStart = false; // loggedInView loaded an empty history
+      view.search("history 1");
+      let text = screen(view);
+      expect(text).to.include('Search bob for "history 1": 2 found');
+      expect(press(view, "pageup")).to.deep.equal([{ kind: "load_history", peer: "bob", before: 10 }]);
+      apply(view, {
+        type: "history",
+        with: "bob",
+        before: 10,
+        limit: 50,
+        messages: [history(9, "bob", "alice", "read")],
+      });
+      text = screen(view);
+      expect(text).to.include("2 found; all messages searched"); // "history 9" does not hold "history 1"
+      press(view, "q");
+      expect(screen(view)).to.not.include("Search bob");
+    });
+
+    it("changes no state when it builds a frame: read marks move in markShown", () => {
+      const view = loggedInView();
+      apply(view, incoming(1), incoming(2));
+      view.select("bob");
+      view.frame();
+      view.frame();
+      expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(2);
+      expect(view.markShown()).to.deep.equal({ peer: "bob", upTo: 2 });
+      expect(view.contacts().find((contact) => contact.user === "bob")!.unread).to.equal(0);
     });
   });
 });
