@@ -289,6 +289,11 @@ export class PgStore implements Store {
     }
   }
 
+  async #tellOffline(tx: Db, userId: number, at: string): Promise<void> {
+    const user = (await one<{ name: string }>(tx, NODE_SQL.userName, [userId]))!.name;
+    await notifyControl(tx, { kind: "presence", userId, user, online: false, at });
+  }
+
   /** This node holds the device's session now; the node that held it is told to end its own. */
   async #claim(tx: Db, device: DeviceRow, at: string): Promise<void> {
     const previous = await one<{ node_id: number }>(tx, NODE_SQL.sessionOf, [device.id]);
@@ -307,7 +312,10 @@ export class PgStore implements Store {
     return this.#writes.enqueue(async (tx) => {
       if ((await tx.query(SQL.softDeleteUser, [at, userId])).rowCount === 0) return;
       await tx.query(SQL.dropInbox, [userId]);
+      const wasOnline = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [userId]))!.online;
       await tx.query(SQL.dropDevices, [userId]);
+      // Their device sessions went with the devices: every node is told they are offline.
+      if (wasOnline) await this.#tellOffline(tx, userId, at);
       for (const membership of await rows<{ room_id: number }>(tx, SQL.currentMemberships, [userId])) {
         // The account is gone: its own streams get nothing more.
         await this.#endMembership(tx, membership.room_id, userId, userId, "left", at, false);
@@ -342,7 +350,8 @@ export class PgStore implements Store {
       const forgotten: DeviceRecord[] = [];
       while (known.length >= maxDevices) {
         const oldest = known.shift()!;
-        await this.#forget(tx, oldest);
+        // The device logging in keeps the user online: no one is told otherwise.
+        await this.#forget(tx, oldest, false);
         forgotten.push(toDeviceRecord(oldest));
       }
       const id = (await one<{ id: number }>(tx, SQL.insertDevice, [userId, name, position, at]))!.id;
@@ -371,8 +380,7 @@ export class PgStore implements Store {
       ]);
       if (device === undefined) return;
       if ((await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [device.user_id]))!.online) return;
-      const user = (await one<{ name: string }>(tx, NODE_SQL.userName, [device.user_id]))!.name;
-      await notifyControl(tx, { kind: "presence", userId: device.user_id, user, online: false, at });
+      await this.#tellOffline(tx, device.user_id, at);
     });
   }
 
@@ -394,13 +402,18 @@ export class PgStore implements Store {
   }
 
   /** Drops a device. Events it alone held back go first, so that no later device gets them. */
-  async #forget(tx: Db, device: DeviceRow): Promise<void> {
+  async #forget(tx: Db, device: DeviceRow, tellOffline = true): Promise<void> {
     const holder = await one<{ node_id: number }>(tx, NODE_SQL.sessionOf, [device.id]);
     if (holder !== undefined && holder.node_id !== this.#nodeId) {
       await notifyControl(tx, { kind: "replaced", node: holder.node_id, deviceId: device.id });
     }
     await this.#prune(tx, device.user_id);
     await tx.query(SQL.deleteDevice, [device.id]);
+    // Its session (if any) went with it: when it was the user's last, every node is told.
+    if (holder !== undefined && tellOffline) {
+      const online = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [device.user_id]))!.online;
+      if (!online) await this.#tellOffline(tx, device.user_id, new Date().toISOString());
+    }
   }
 
   /** Drops the user's events every device has acknowledged, and the memberships they ended. */
