@@ -405,6 +405,7 @@ export function usage(): string {
   const lines = [
     "Usage: parley-server [options]",
     "       parley-server admin <command>   (accounts; see parley-server admin --help)",
+    "       parley-server migrate-db --from FILE --to postgres://…   (SQLite to PostgreSQL; see --help)",
     "",
     "Options (each also as an environment variable):",
   ];

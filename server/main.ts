@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // parley-server: parse the command line, open the database, start the normalizer and the
 // listener, and shut all of it down in order on SIGTERM or SIGINT. `parley-server admin …`
-// administers accounts instead (server/admin/admin-cli.ts).
+// administers accounts instead (server/admin/admin-cli.ts); `parley-server migrate-db …` copies a
+// SQLite database into PostgreSQL (server/admin/migrate-db-cli.ts).
 
 import { runAdminCommand } from "./admin/admin-cli.js";
 import { AdminSocket } from "./admin/admin-socket.js";
+import { runMigrateDbCommand } from "./admin/migrate-db-cli.js";
 import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
 import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
@@ -124,6 +126,10 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "admin") {
   void runAdminCommand(process.argv.slice(3), process.env).then((code) => {
+    process.exitCode = code;
+  });
+} else if (process.argv[2] === "migrate-db") {
+  void runMigrateDbCommand(process.argv.slice(3)).then((code) => {
     process.exitCode = code;
   });
 } else {
