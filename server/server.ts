@@ -245,6 +245,7 @@ export class ParleyServer {
   static async start(options: ServerOptions): Promise<ParleyServer> {
     await options.store.resetPresence();
     const server = new ParleyServer(options);
+    await server.#services.sessions.loadClusterPresence();
     try {
       // Known before the first request.
       await server.#diskGuard?.check();

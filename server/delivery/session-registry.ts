@@ -4,7 +4,7 @@
 import type { Logger } from "../logger.js";
 import { encodeFrame } from "../protocol/frame-encoder.js";
 import type { InboxEvent, PresenceEvent } from "../protocol/messages.js";
-import type { DeviceRecord, LiveEvent, Store } from "../store/store.js";
+import type { ClusterEvent, DeviceRecord, LiveEvent, Store } from "../store/store.js";
 import { Session, type SessionUser } from "./session.js";
 import type { SessionConnection } from "./session-connection.js";
 
@@ -15,6 +15,11 @@ export class SessionRegistry {
   readonly #log: Logger;
   readonly #byDevice = new Map<number, Session>();
   readonly #byUser = new Map<number, Set<Session>>();
+  /**
+   * Users online on some node, as the store last told (several nodes on one database): empty
+   * for a single node. A user is online when they have a session here or are in this set.
+   */
+  readonly #clusterOnline = new Set<number>();
   readonly #now: () => Date;
   readonly #pendingPresence: Array<{ readonly userId: number; readonly line: string }> = [];
   readonly #onPushed: ((count: number) => void) | undefined;
@@ -35,10 +40,17 @@ export class SessionRegistry {
     this.#log = log;
     this.#now = now;
     store.onNewEvents((news) => this.#deliver(news));
+    store.onCluster((event) => this.#onCluster(event));
   }
 
+  /** Learns who is online on other nodes (at start-up; nothing for a single node). */
+  async loadClusterPresence(): Promise<void> {
+    for (const userId of await this.#store.onlineUserIds()) this.#clusterOnline.add(userId);
+  }
+
+  /** Online on this node or, with several nodes on one database, on any. */
   isOnline(userId: number): boolean {
-    return this.#byUser.has(userId);
+    return this.#byUser.has(userId) || this.#clusterOnline.has(userId);
   }
 
   /** Whether the device has a session now (the store's flag may lag a log-out by a commit). */
@@ -71,7 +83,8 @@ export class SessionRegistry {
   async attach(user: SessionUser, deviceName: string, connection: SessionConnection): Promise<Session> {
     const at = this.#now().toISOString();
     const { device, forgotten } = await this.#store.attachDevice(user.id, deviceName, at, this.#maxDevices);
-    const wasOnline = this.#byUser.has(user.id);
+    const wasHere = this.#byUser.has(user.id);
+    const wasOnline = this.isOnline(user.id);
     for (const gone of forgotten) this.#replace(gone, connection);
     this.#replace(device, connection);
     const session = new Session(
@@ -87,9 +100,8 @@ export class SessionRegistry {
     const sessions = this.#byUser.get(user.id);
     if (sessions === undefined) this.#byUser.set(user.id, new Set([session]));
     else sessions.add(session);
-    if (wasOnline) return session;
-    this.#broadcastPresence(user, true, at);
-    await this.#recordPresence(user, true, at);
+    if (!wasOnline) this.#broadcastPresence(user, true, at);
+    if (!wasHere) await this.#recordPresence(user, true, at);
     return session;
   }
 
@@ -109,7 +121,8 @@ export class SessionRegistry {
       this.#log.warn("could not record the device's log-out", { error: String(error) });
     }
     if (this.#byUser.has(session.user.id)) return;
-    this.#broadcastPresence(session.user, false, at);
+    // Online on another node still, or (its store tells every node) about to be told offline.
+    if (!this.#clusterOnline.has(session.user.id)) this.#broadcastPresence(session.user, false, at);
     await this.#recordPresence(session.user, false, at);
   }
 
@@ -129,6 +142,23 @@ export class SessionRegistry {
       }
     }
     for (const [session, events] of offers) session.offer(events);
+  }
+
+  // Another node's log-in, log-out, reaping of a dead node, or session take-over.
+  #onCluster(event: ClusterEvent): void {
+    if (event.kind === "replaced") {
+      const session = this.#byDevice.get(event.deviceId);
+      if (session === undefined) return;
+      this.#remove(session);
+      session.connection.log.info("session replaced", { by: "another node" });
+      session.connection.close("session replaced", { ev: "session_replaced" });
+      return;
+    }
+    const before = this.isOnline(event.userId);
+    if (event.online) this.#clusterOnline.add(event.userId);
+    else this.#clusterOnline.delete(event.userId);
+    const after = this.isOnline(event.userId);
+    if (before !== after) this.#broadcastPresence({ id: event.userId, name: event.user }, after, event.at);
   }
 
   #replace(device: DeviceRecord, by: SessionConnection): void {

@@ -161,6 +161,25 @@ export interface RetentionBatch {
 /** Called with the transactions committed since the last call (batched, like InboxListener). */
 export type CommitListener = (commits: readonly CommitRecord[]) => void;
 
+/**
+ * What other nodes sharing the database did that this node's sessions must learn of (never
+ * called by a single-node store):
+ * - presence: the user's online state over every node is now `online` (a log-in, a log-out, or
+ *   a dead node reaped). Told to every node, the one that caused it included, in commit order.
+ * - replaced: the session of this node's device `deviceId` was taken by a log-in on another node.
+ */
+export type ClusterEvent =
+  | {
+      readonly kind: "presence";
+      readonly userId: number;
+      readonly user: string;
+      readonly online: boolean;
+      readonly at: string;
+    }
+  | { readonly kind: "replaced"; readonly deviceId: number };
+
+export type ClusterListener = (event: ClusterEvent) => void;
+
 export interface Store {
   /** Registers the listener told of new events after every commit. */
   onNewEvents(listener: InboxListener): void;
@@ -190,8 +209,28 @@ export interface Store {
   /** Records a log-in or log-out: the online flag operators query, and the last-seen time. */
   recordPresence(userId: number, online: boolean, at: string): Promise<void>;
 
-  /** Marks every account and device offline; called at start-up, when no session can exist. */
+  /**
+   * Called at start-up, when this node has no session. A single node marks every account and
+   * device offline. A node sharing the database with others joins them under a new node id
+   * (whose heartbeat it then keeps) and marks offline only the devices of nodes found dead.
+   */
   resetPresence(): Promise<void>;
+
+  /** Registers the listener told what other nodes did (see ClusterEvent). */
+  onCluster(listener: ClusterListener): void;
+
+  /** Users with a session on some node now; empty for a single node (its registry knows). */
+  onlineUserIds(): Promise<number[]>;
+
+  /**
+   * Counts a password check against `key` in the current one-minute window shared by every node,
+   * and resolves with the count, this one included. A single node keeps no count (0): its
+   * in-memory throttle is the whole truth.
+   */
+  countLoginAttempt(key: string): Promise<number>;
+
+  /** Takes back a check counted by countLoginAttempt (it succeeded or was refused). */
+  forgiveLoginAttempt(key: string): Promise<void>;
 
   /**
    * Deletes an account: its name becomes free, its inbox and devices are dropped, it leaves

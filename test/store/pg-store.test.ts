@@ -7,7 +7,7 @@ import pg from "pg";
 import { migrations } from "../../migrations/postgres/index.js";
 import { openPostgresStore, openStore, SchemaError } from "../../server/store/open-store.js";
 import { PgStore } from "../../server/store/postgres/pg-store.js";
-import { type LiveEvent, StoreError } from "../../server/store/store.js";
+import { type ClusterEvent, type LiveEvent, StoreError } from "../../server/store/store.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
 import { rejection } from "../helpers/rejection.js";
 import { describeStoreContract } from "./store-contract.js";
@@ -245,5 +245,78 @@ describe("PgStore: several nodes on one database", () => {
       to: "ann",
       text: "quiet",
     });
+  });
+
+  it("a starting node leaves other nodes' devices online, and reaps a node that stopped heartbeating", async () => {
+    const a = await node();
+    const b = await node();
+    const heard: ClusterEvent[] = [];
+    let told: (() => void) | undefined;
+    b.store.onCluster((event) => {
+      heard.push(event);
+      told?.();
+    });
+    const until = (done: () => boolean) =>
+      done() ? Promise.resolve() : new Promise<void>((resolve) => (told = () => done() && resolve()));
+    const ann = await a.store.createUser({ user: "ann", name: "Ann", passwordHash: "h", at });
+    const phone = (await a.store.attachDevice(ann.id, "phone", at, 10)).device;
+    await until(() => heard.some((e) => e.kind === "presence" && e.online));
+    expect(await b.store.onlineUserIds()).to.deep.equal([ann.id]);
+
+    // A third node starts: ann, on a live node, stays online.
+    const c = await node();
+    await c.store.resetPresence();
+    expect((await c.store.listDevices(ann.id)).map((d) => d.online)).to.deep.equal([true]);
+
+    // Node a stops heartbeating (as if killed): the next node to look reaps it.
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      await client.query(
+        "UPDATE nodes SET heartbeat_at = now() - interval '1 hour' WHERE id IN (SELECT node_id FROM device_sessions)",
+      );
+    } finally {
+      await client.end();
+    }
+    await b.store.resetPresence();
+    await until(() => heard.some((e) => e.kind === "presence" && !e.online));
+    expect(heard.flatMap((e) => (e.kind === "presence" ? [[e.userId, e.user, e.online]] : []))).to.deep.equal(
+      [
+        [ann.id, "ann", true],
+        [ann.id, "ann", false],
+      ],
+    );
+    expect((await b.store.listDevices(ann.id)).find((d) => d.id === phone.id)?.online).to.equal(false);
+    expect(await b.store.onlineUserIds()).to.deep.equal([]);
+  });
+
+  it("takes a device's session over from another node, telling that node", async () => {
+    const a = await node();
+    const b = await node();
+    const replaced: number[] = [];
+    let told: (() => void) | undefined;
+    a.store.onCluster((event) => {
+      if (event.kind === "replaced") replaced.push(event.deviceId);
+      told?.();
+    });
+    const ann = await a.store.createUser({ user: "ann", name: "Ann", passwordHash: "h", at });
+    const phone = (await a.store.attachDevice(ann.id, "phone", at, 10)).device;
+    await b.store.attachDevice(ann.id, "phone", at, 10);
+    if (replaced.length === 0)
+      await new Promise<void>((resolve) => (told = () => replaced.length > 0 && resolve()));
+    expect(replaced).to.deep.equal([phone.id]);
+    // Node a's log-out of the device it lost leaves it online: node b holds it.
+    await a.store.detachDevice(phone.id, at);
+    expect((await a.store.listDevices(ann.id)).map((d) => d.online)).to.deep.equal([true]);
+  });
+
+  it("counts log-in attempts per key in a window every node shares", async () => {
+    const a = await node();
+    const b = await node();
+    expect(await a.store.countLoginAttempt("a:10.0.0.1")).to.equal(1);
+    expect(await b.store.countLoginAttempt("a:10.0.0.1")).to.equal(2);
+    await a.store.forgiveLoginAttempt("a:10.0.0.1");
+    expect(await b.store.countLoginAttempt("a:10.0.0.1")).to.equal(2);
+    expect(await b.store.countLoginAttempt("u:ann")).to.equal(1);
   });
 });

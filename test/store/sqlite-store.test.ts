@@ -188,8 +188,12 @@ describe("SqliteStore", () => {
       await store.recordPresence(alice.id, true, at(3));
       await store.deleteUser(bob.id, at(4));
       expect(online()).to.deep.equal(["alice"]);
+      const phone = (await store.attachDevice(alice.id, "phone", at(5), 10)).device;
+      expect((await store.listDevices(alice.id)).find((d) => d.id === phone.id)?.online).to.equal(true);
       await store.resetPresence();
       expect(online()).to.deep.equal([]);
+      // The only node: no session survives its restart, so every device is offline.
+      expect((await store.listDevices(alice.id)).map((d) => d.online)).to.deep.equal([false]);
     });
 
     it("rejects reads and writes after close with unavailable", async () => {

@@ -17,6 +17,7 @@ import pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
 import type { InboxListener, LiveEvent } from "../store.js";
 import { toInboxEvent, toRoomInboxEvent } from "./events.js";
+import { CONTROL_CHANNEL } from "./node-membership.js";
 import type { InboxRow, RoomEventRow } from "./statements.js";
 
 export const NEWS_CHANNEL = "parley_news";
@@ -63,6 +64,7 @@ export class NewsFeed {
   readonly #url: string;
   readonly #listeners: readonly InboxListener[];
   readonly #logger: StoreLogger | undefined;
+  readonly #onControl: (payload: string) => void;
   #seenUpTo: number;
   /** Reads and hand-overs, one after the other, so that events go out in seq order. */
   #chain: Promise<void> = Promise.resolve();
@@ -76,7 +78,9 @@ export class NewsFeed {
     lastSeq: number,
     listeners: readonly InboxListener[],
     logger?: StoreLogger,
+    onControl: (payload: string) => void = () => {},
   ) {
+    this.#onControl = onControl;
     this.#pool = pool;
     this.#url = url;
     this.#seenUpTo = lastSeq;
@@ -182,11 +186,17 @@ export class NewsFeed {
     client.on("error", lost);
     client.on("end", () => lost());
     client.on("notification", (message) => {
+      if (message.channel === CONTROL_CHANNEL) {
+        if (!this.#closed) this.#onControl(message.payload ?? "");
+        return;
+      }
       if (Number(message.payload) > this.#seenUpTo) void this.catchUp();
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${NEWS_CHANNEL}`);
+      // Presence changes and sessions taken over by other nodes (node-membership.ts).
+      await client.query(`LISTEN ${CONTROL_CHANNEL}`);
       this.#listener = client;
     } catch (error) {
       await client.end().catch(() => undefined);

@@ -13,6 +13,7 @@ import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../.
 import type { StoreLogger } from "../sqlite/write-queue.js";
 import {
   type AttachedDevice,
+  type ClusterListener,
   type CommitListener,
   type CommitRecord,
   type Conversation,
@@ -35,6 +36,7 @@ import {
 import { isUniqueViolation, unavailable } from "./errors.js";
 import { toInboxEvent, toRoomInboxEvent } from "./events.js";
 import { NEWS_CHANNEL, NewsFeed } from "./news-feed.js";
+import { DEAD_NODE_MS, HEARTBEAT_MS, NODE_SQL, notifyControl, toClusterEvent } from "./node-membership.js";
 import type { PgSchema } from "./schema.js";
 import {
   type AckedRow,
@@ -81,6 +83,11 @@ export class PgStore implements Store {
   readonly #listeners: InboxListener[] = [];
   readonly #commitListeners: CommitListener[] = [];
   readonly #feed: NewsFeed;
+  readonly #clusterListeners: ClusterListener[] = [];
+  readonly #logger: StoreLogger | undefined;
+  /** This process's row in `nodes` (node-membership.ts): a new one at every start. */
+  readonly #nodeId: number;
+  #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -99,8 +106,11 @@ export class PgStore implements Store {
   static async open(pool: pg.Pool, url: string, options: PgStoreOptions = {}): Promise<PgStore> {
     const pending = await one<{ n: number }>(pool, SQL.pendingCount);
     const lastSeq = (await one<{ last_seq: number }>(pool, SQL.lastSeq))!.last_seq;
-    const store = new PgStore(pool, url, lastSeq, pending?.n ?? 0, options);
+    const nodeId = (await one<{ id: number }>(pool, NODE_SQL.join))!.id;
+    const store = new PgStore(pool, url, lastSeq, pending?.n ?? 0, nodeId, options);
     await store.#feed.start();
+    store.#heartbeat = setInterval(() => void store.#beat(), HEARTBEAT_MS);
+    store.#heartbeat.unref();
     return store;
   }
 
@@ -109,10 +119,16 @@ export class PgStore implements Store {
     url: string,
     lastSeq: number,
     pendingCount: number,
+    nodeId: number,
     options: PgStoreOptions,
   ) {
     this.#pool = pool;
-    this.#feed = new NewsFeed(pool, url, lastSeq, this.#listeners, options.logger);
+    this.#nodeId = nodeId;
+    this.#logger = options.logger;
+    this.#feed = new NewsFeed(pool, url, lastSeq, this.#listeners, options.logger, (payload) => {
+      const event = toClusterEvent(payload, this.#nodeId, this.#logger);
+      if (event !== undefined) for (const listener of this.#clusterListeners) listener(event);
+    });
     this.#ownsPool = options.ownsPool ?? true;
     this.#pendingCount = pendingCount;
     this.#kysely = new Kysely<PgSchema>({ dialect: new PostgresDialect({ pool }) });
@@ -195,22 +211,113 @@ export class PgStore implements Store {
 
   recordPresence(userId: number, online: boolean, at: string): Promise<void> {
     return this.#writes.enqueue(async (tx) => {
-      await tx.query(SQL.setPresence, [online ? 1 : 0, at, userId]);
+      // Offline here may still be online on another node.
+      const elsewhere =
+        !online && (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [userId]))!.online;
+      await tx.query(SQL.setPresence, [online || elsewhere ? 1 : 0, at, userId]);
     });
   }
 
+  /** Other nodes' users stay online: only those of nodes found dead go offline. */
   resetPresence(): Promise<void> {
-    return this.#writes.enqueue(async (tx) => {
-      await tx.query(SQL.resetPresence);
-      await tx.query(SQL.resetDevicePresence);
+    return this.#reapDeadNodes();
+  }
+
+  onCluster(listener: ClusterListener): void {
+    this.#clusterListeners.push(listener);
+  }
+
+  onlineUserIds(): Promise<number[]> {
+    return this.#read(async () =>
+      (await rows<{ user_id: number }>(this.#pool, NODE_SQL.onlineUsers)).map((row) => row.user_id),
+    );
+  }
+
+  countLoginAttempt(key: string): Promise<number> {
+    return this.#read(
+      async () => (await one<{ count: number }>(this.#pool, NODE_SQL.countAttempt, [key]))!.count,
+    );
+  }
+
+  forgiveLoginAttempt(key: string): Promise<void> {
+    return this.#read(async () => {
+      await this.#pool.query(NODE_SQL.forgiveAttempt, [key]);
     });
+  }
+
+  // --- nodes (node-membership.ts) ---------------------------------------------------------
+
+  async #beat(): Promise<void> {
+    if (this.#closed || this.#closing !== undefined) return;
+    try {
+      const alive = (await this.#pool.query(NODE_SQL.heartbeat, [this.#nodeId])).rowCount !== 0;
+      if (!alive) {
+        // Taken for dead (stalled past DEAD_NODE_MS): the others marked its users offline.
+        this.#logger?.error("store: this node was reaped as dead by another node", { node: this.#nodeId });
+      }
+      await this.#pool.query(NODE_SQL.pruneAttempts);
+      await this.#reapDeadNodes();
+    } catch (error) {
+      this.#logger?.error("store: heartbeat failed", { error: String(error) });
+    }
+  }
+
+  async #reapDeadNodes(): Promise<void> {
+    const dead = await this.#read(() =>
+      rows<{ id: number }>(this.#pool, NODE_SQL.deadNodes, [DEAD_NODE_MS, this.#nodeId]),
+    );
+    if (dead.length === 0) return;
+    await this.#writes.enqueue(async (tx) => {
+      const locked = (
+        await rows<{ id: number }>(tx, NODE_SQL.lockDeadNodes, [DEAD_NODE_MS, this.#nodeId])
+      ).map((row) => row.id);
+      if (locked.length > 0) await this.#dropNodes(tx, locked);
+    });
+  }
+
+  /** Deletes nodes' rows, and marks offline what no other node holds, telling every node. */
+  async #dropNodes(tx: Db, nodeIds: readonly number[]): Promise<void> {
+    const held = await rows<{ device_id: number; user_id: number }>(tx, NODE_SQL.sessionsOfNodes, [nodeIds]);
+    await tx.query(NODE_SQL.deleteNodes, [nodeIds]);
+    if (held.length === 0) return;
+    const at = new Date().toISOString();
+    await tx.query(NODE_SQL.devicesOffline, [at, held.map((row) => row.device_id)]);
+    const userIds = [...new Set(held.map((row) => row.user_id))];
+    for (const user of await rows<{ id: number; name: string }>(tx, NODE_SQL.usersOffline, [at, userIds])) {
+      await notifyControl(tx, { kind: "presence", userId: user.id, user: user.name, online: false, at });
+    }
+    if (!nodeIds.includes(this.#nodeId)) {
+      this.#logger?.warn?.("store: reaped dead nodes", { nodes: nodeIds.length, devices: held.length });
+    }
+  }
+
+  async #tellOffline(tx: Db, userId: number, at: string): Promise<void> {
+    const user = (await one<{ name: string }>(tx, NODE_SQL.userName, [userId]))!.name;
+    await notifyControl(tx, { kind: "presence", userId, user, online: false, at });
+  }
+
+  /** This node holds the device's session now; the node that held it is told to end its own. */
+  async #claim(tx: Db, device: DeviceRow, at: string): Promise<void> {
+    const previous = await one<{ node_id: number }>(tx, NODE_SQL.sessionOf, [device.id]);
+    const wasOnline = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [device.user_id]))!.online;
+    await tx.query(NODE_SQL.claim, [device.id, device.user_id, this.#nodeId]);
+    if (previous !== undefined && previous.node_id !== this.#nodeId) {
+      await notifyControl(tx, { kind: "replaced", node: previous.node_id, deviceId: device.id });
+    }
+    if (!wasOnline) {
+      const user = (await one<{ name: string }>(tx, NODE_SQL.userName, [device.user_id]))!.name;
+      await notifyControl(tx, { kind: "presence", userId: device.user_id, user, online: true, at });
+    }
   }
 
   deleteUser(userId: number, at: string): Promise<void> {
     return this.#writes.enqueue(async (tx) => {
       if ((await tx.query(SQL.softDeleteUser, [at, userId])).rowCount === 0) return;
       await tx.query(SQL.dropInbox, [userId]);
+      const wasOnline = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [userId]))!.online;
       await tx.query(SQL.dropDevices, [userId]);
+      // Their device sessions went with the devices: every node is told they are offline.
+      if (wasOnline) await this.#tellOffline(tx, userId, at);
       for (const membership of await rows<{ room_id: number }>(tx, SQL.currentMemberships, [userId])) {
         // The account is gone: its own streams get nothing more.
         await this.#endMembership(tx, membership.room_id, userId, userId, "left", at, false);
@@ -236,6 +343,7 @@ export class PgStore implements Store {
       const existing = await one<DeviceRow>(tx, SQL.findDevice, [userId, name]);
       if (existing !== undefined) {
         await tx.query(SQL.deviceLogin, [at, existing.id]);
+        await this.#claim(tx, existing, at);
         return { device: toDeviceRecord({ ...existing, online: 1, last_seen_at: at }), forgotten: [] };
       }
       const known = await rows<DeviceRow>(tx, SQL.devicesByLogin, [userId]);
@@ -244,7 +352,8 @@ export class PgStore implements Store {
       const forgotten: DeviceRecord[] = [];
       while (known.length >= maxDevices) {
         const oldest = known.shift()!;
-        await this.#forget(tx, oldest);
+        // The device logging in keeps the user online: no one is told otherwise.
+        await this.#forget(tx, oldest, false);
         forgotten.push(toDeviceRecord(oldest));
       }
       const id = (await one<{ id: number }>(tx, SQL.insertDevice, [userId, name, position, at]))!.id;
@@ -256,13 +365,24 @@ export class PgStore implements Store {
         online: 1,
         last_seen_at: at,
       };
+      await this.#claim(tx, device, at);
       return { device: toDeviceRecord(device), forgotten };
     });
   }
 
   detachDevice(deviceId: number, at: string): Promise<void> {
     return this.#writes.enqueue(async (tx) => {
-      await tx.query(SQL.deviceLogout, [at, deviceId]);
+      // Released only if this node still holds it: another node may have taken it over.
+      const released = (await tx.query(NODE_SQL.release, [deviceId, this.#nodeId])).rowCount !== 0;
+      const holder = await one<{ node_id: number }>(tx, NODE_SQL.sessionOf, [deviceId]);
+      if (holder === undefined) await tx.query(SQL.deviceLogout, [at, deviceId]);
+      if (!released) return;
+      const device = await one<{ user_id: number }>(tx, "SELECT user_id FROM devices WHERE id = $1", [
+        deviceId,
+      ]);
+      if (device === undefined) return;
+      if ((await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [device.user_id]))!.online) return;
+      await this.#tellOffline(tx, device.user_id, at);
     });
   }
 
@@ -284,9 +404,18 @@ export class PgStore implements Store {
   }
 
   /** Drops a device. Events it alone held back go first, so that no later device gets them. */
-  async #forget(tx: Db, device: DeviceRow): Promise<void> {
+  async #forget(tx: Db, device: DeviceRow, tellOffline = true): Promise<void> {
+    const holder = await one<{ node_id: number }>(tx, NODE_SQL.sessionOf, [device.id]);
+    if (holder !== undefined && holder.node_id !== this.#nodeId) {
+      await notifyControl(tx, { kind: "replaced", node: holder.node_id, deviceId: device.id });
+    }
     await this.#prune(tx, device.user_id);
     await tx.query(SQL.deleteDevice, [device.id]);
+    // Its session (if any) went with it: when it was the user's last, every node is told.
+    if (holder !== undefined && tellOffline) {
+      const online = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [device.user_id]))!.online;
+      if (!online) await this.#tellOffline(tx, device.user_id, new Date().toISOString());
+    }
   }
 
   /** Drops the user's events every device has acknowledged, and the memberships they ended. */
@@ -954,6 +1083,13 @@ export class PgStore implements Store {
   }
 
   async #close(): Promise<void> {
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    // Leaving: the devices this node still holds go offline at once, not after DEAD_NODE_MS.
+    await this.#writes
+      .enqueue((tx) => this.#dropNodes(tx, [this.#nodeId]))
+      .catch((error: unknown) => {
+        this.#logger?.error("store: could not leave the cluster", { error: String(error) });
+      });
     await this.#writes.close();
     this.#closed = true;
     await this.#feed.close();

@@ -14,6 +14,7 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type ClusterListener,
   type CommitListener,
   type CommitRecord,
   type Conversation,
@@ -192,6 +193,21 @@ export class SqliteStore implements Store {
       this.#s.resetPresence.run();
       this.#s.resetDevicePresence.run();
     });
+  }
+
+  // One node: no other node to hear from, and the in-memory throttle is the whole truth.
+  onCluster(_listener: ClusterListener): void {}
+
+  onlineUserIds(): Promise<number[]> {
+    return Promise.resolve([]);
+  }
+
+  countLoginAttempt(_key: string): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  forgiveLoginAttempt(_key: string): Promise<void> {
+    return Promise.resolve();
   }
 
   deleteUser(userId: number, at: string): Promise<void> {

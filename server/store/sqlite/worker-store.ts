@@ -8,6 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { HistoryMessage, InboxEvent } from "../../protocol/messages.js";
 import {
   type AttachedDevice,
+  type ClusterListener,
   type CommitListener,
   type Conversation,
   type DeviceRecord,
@@ -112,6 +113,17 @@ export class WorkerStore implements Store {
   }
   resetPresence(): Promise<void> {
     return this.#call("resetPresence", []);
+  }
+  // One node: no other node to hear from, and the in-memory throttle is the whole truth.
+  onCluster(_listener: ClusterListener): void {}
+  onlineUserIds(): Promise<number[]> {
+    return Promise.resolve([]);
+  }
+  countLoginAttempt(_key: string): Promise<number> {
+    return Promise.resolve(0);
+  }
+  forgiveLoginAttempt(_key: string): Promise<void> {
+    return Promise.resolve();
   }
   deleteUser(userId: number, at: string): Promise<void> {
     return this.#call("deleteUser", [userId, at]);
