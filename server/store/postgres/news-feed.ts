@@ -16,7 +16,7 @@
 import pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
 import type { InboxListener, LiveEvent } from "../store.js";
-import { toInboxEvent, toRoomInboxEvent } from "./events.js";
+import { toInboxEvent, toRoomInboxEvent } from "../stream-rows.js";
 import { CONTROL_CHANNEL } from "./node-membership.js";
 import type { InboxRow, RoomEventRow } from "./statements.js";
 

@@ -33,8 +33,8 @@ import {
   type UserPage,
   type UserRecord,
 } from "../store.js";
+import { toInboxEvent, toRoomInboxEvent } from "../stream-rows.js";
 import { isUniqueViolation, unavailable } from "./errors.js";
-import { toInboxEvent, toRoomInboxEvent } from "./events.js";
 import { NEWS_CHANNEL, NewsFeed } from "./news-feed.js";
 import { DEAD_NODE_MS, HEARTBEAT_MS, NODE_SQL, notifyControl, toClusterEvent } from "./node-membership.js";
 import type { PgSchema } from "./schema.js";

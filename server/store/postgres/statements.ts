@@ -2,8 +2,6 @@
 // (../sqlite/statements.ts), in PostgreSQL's words: $n parameters, IS DISTINCT FROM, GREATEST,
 // lower(name) for SQLite's COLLATE NOCASE, booleans for SQLite's 0/1.
 
-import type { ReceiptStatus, RoomChange } from "../../protocol/messages.js";
-
 /** A message retention looks at. */
 export interface RetentionRow {
   readonly id: number;
@@ -17,32 +15,7 @@ export interface RetentionRow {
 /** Rows expiry reads per statement. */
 export const EXPIRY_CHUNK = 500;
 
-export interface InboxRow {
-  readonly seq: number;
-  readonly kind: "message" | "receipt" | "read_marker";
-  readonly message_id: number | null;
-  readonly receipt_status: ReceiptStatus | null;
-  readonly up_to: number | null;
-  readonly event_at: string;
-  readonly text: string | null;
-  readonly message_at: string | null;
-  readonly sender: string | null;
-  readonly recipient: string | null;
-  readonly with_name: string | null;
-}
-
-export interface RoomEventRow {
-  readonly seq: number;
-  readonly kind: "message" | "room";
-  readonly message_id: number | null;
-  readonly change: RoomChange | null;
-  readonly event_at: string;
-  readonly text: string | null;
-  readonly message_at: string | null;
-  readonly sender: string | null;
-  readonly user_name: string | null;
-  readonly by_name: string | null;
-}
+export type { InboxRow, RoomEventRow } from "../stream-rows.js";
 
 export interface DeviceRow {
   readonly id: number;

@@ -34,15 +34,14 @@ import {
   type UserPage,
   type UserRecord,
 } from "../store.js";
+import { toInboxEvent, toRoomInboxEvent } from "../stream-rows.js";
 import type { Database as Schema } from "./schema.js";
 import {
   type DeviceRow,
   EXPIRY_CHUNK,
-  type InboxRow,
   type PlacedMessage,
   prepareStatements,
   type RetentionRow,
-  type RoomEventRow,
   type RoomRow,
 } from "./statements.js";
 import { isBackendFailure, type StoreLogger, unavailable, WriteQueue } from "./write-queue.js";
@@ -1045,55 +1044,5 @@ function toDeviceRecord(row: DeviceRow): DeviceRecord {
     ackedSeq: row.acked_seq,
     online: row.online === 1,
     lastSeen: row.last_seen_at,
-  };
-}
-
-function toInboxEvent(row: InboxRow): InboxEvent {
-  switch (row.kind) {
-    case "message":
-      return {
-        ev: "message",
-        seq: row.seq,
-        id: row.message_id!,
-        from: row.sender!,
-        to: row.recipient!,
-        // Released together with its message event, so never NULL here.
-        text: row.text!,
-        at: row.message_at!,
-      };
-    case "receipt":
-      return {
-        ev: "receipt",
-        seq: row.seq,
-        id: row.message_id!,
-        to: row.recipient!,
-        status: row.receipt_status!,
-        at: row.event_at,
-      };
-    case "read_marker":
-      return { ev: "read_marker", seq: row.seq, with: row.with_name!, upTo: row.up_to!, at: row.event_at };
-  }
-}
-
-function toRoomInboxEvent(row: RoomEventRow, room: string): InboxEvent {
-  if (row.kind === "message") {
-    return {
-      ev: "message",
-      seq: row.seq,
-      id: row.message_id!,
-      from: row.sender!,
-      to: room,
-      text: row.text!,
-      at: row.message_at!,
-    };
-  }
-  return {
-    ev: "room",
-    seq: row.seq,
-    room,
-    change: row.change!,
-    user: row.user_name!,
-    by: row.by_name!,
-    at: row.event_at,
   };
 }

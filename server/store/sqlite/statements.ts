@@ -6,36 +6,12 @@
 
 import type Database from "better-sqlite3";
 import type { ReceiptStatus, RoomChange } from "../../protocol/messages.js";
+import type { InboxRow, RoomEventRow } from "../stream-rows.js";
 
 /** Rows expiry reads per statement: the table changes between chunks, never under a statement. */
 export const EXPIRY_CHUNK = 500;
 
-export interface InboxRow {
-  readonly seq: number;
-  readonly kind: "message" | "receipt" | "read_marker";
-  readonly message_id: number | null;
-  readonly receipt_status: ReceiptStatus | null;
-  readonly up_to: number | null;
-  readonly event_at: string;
-  readonly text: string | null;
-  readonly message_at: string | null;
-  readonly sender: string | null;
-  readonly recipient: string | null;
-  readonly with_name: string | null;
-}
-
-export interface RoomEventRow {
-  readonly seq: number;
-  readonly kind: "message" | "room";
-  readonly message_id: number | null;
-  readonly change: RoomChange | null;
-  readonly event_at: string;
-  readonly text: string | null;
-  readonly message_at: string | null;
-  readonly sender: string | null;
-  readonly user_name: string | null;
-  readonly by_name: string | null;
-}
+export type { InboxRow, RoomEventRow } from "../stream-rows.js";
 
 export interface DeviceRow {
   readonly id: number;
