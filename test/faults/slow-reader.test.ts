@@ -1,4 +1,4 @@
-// A recipient that reads 64 bytes every 100 ms while 20,000 messages of about 4 KB arrive for
+// A recipient that reads 64 bytes every 100 ms while 40,000 messages of about 4 KB arrive for
 // it. The server (a child process, so its memory can be read from /proc) must keep its memory
 // bounded, keep other users' traffic flowing, and deliver everything to the slow reader: what
 // it managed to read, plus the rest at its next log-in, in order, once per id.
@@ -12,7 +12,7 @@ import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { type Frame, PASSWORD, TestClient } from "../helpers/test-client.js";
 
-const FLOOD = 20_000;
+const FLOOD = 40_000;
 /** 4,000 characters: near the 4,096 limit, so the flood (about 80 MB) dwarfs the in-flight window. */
 const FLOOD_TEXT_CHARS = 4000;
 const WARM_UP = 1000;
@@ -36,12 +36,14 @@ const SERVER_NODE_OPTIONS = "--max-old-space-size=64";
  * How much the server's resident memory may grow while the flood waits for the slow reader.
  * What it must hold for that reader is bounded by the in-flight window: 1,024 events of about
  * 4 KB, some 4 MB, most of it in the kernel's socket buffers, plus at most a 256 KB output
- * buffer and one 128-event batch (512 KB). Holding the flood would cost at least its 80 MB.
- * Measured growth with a bounded server is 25 to 35 MB (the heap settling to this workload,
- * the page cache, the normalizer's batches); 64 MB leaves room for that and stays well below
- * the flood.
+ * buffer and one 128-event batch (512 KB). Holding the flood would cost at least its 160 MB.
+ * Measured growth with a bounded server was 25 to 35 MB until the PostgreSQL store, metrics and
+ * security work landed, and is 70 to 80 MB since (Node 20; the resting RSS rose from ~110 to
+ * ~190 MB too; the cause is not found yet). It does not follow the flood's size (80 MB with
+ * 20,000 messages, 77 MB with 40,000), so it is a fixed cost, not the flood: 112 MB leaves room
+ * for it and stays well below the flood.
  */
-const MAX_RSS_GROWTH_BYTES = 64 * 1024 * 1024;
+const MAX_RSS_GROWTH_BYTES = 112 * 1024 * 1024;
 /** The default (10,000) would refuse the flood with mailbox_full half way: this is about memory. */
 const MAX_PENDING = FLOOD * 2;
 
