@@ -4,12 +4,9 @@
 // administers accounts instead (server/admin/admin-cli.ts); `parley-server migrate-db …` copies a
 // SQLite database into PostgreSQL (server/admin/migrate-db-cli.ts).
 
-import { runAdminCommand } from "./admin/admin-cli.js";
 import { AdminSocket } from "./admin/admin-socket.js";
-import { runMigrateDbCommand } from "./admin/migrate-db-cli.js";
 import { adminSocketPath, parseCommandLine, type ServerSettings, UsageError, usage } from "./config.js";
 import { createLogger } from "./logger.js";
-import { PrometheusMetrics } from "./metrics/prometheus-metrics.js";
 import { openNormalizer } from "./normalization/open-normalizer.js";
 import { connectionsWithin, DESCRIPTORS_IN_RESERVE, readOpenFileLimit } from "./open-file-limit.js";
 import { ParleyServer } from "./server.js";
@@ -76,7 +73,12 @@ async function main(): Promise<void> {
     await store.close();
     return fail(`cannot start the normalizer: ${error.message}`, EXIT_FAILURE);
   });
-  const metrics = settings.metricsPort === undefined ? undefined : new PrometheusMetrics();
+  // prom-client is loaded only when metrics are asked for, like the admin and migrate-db commands
+  // below: what a server does not use should not sit in its memory.
+  const metrics =
+    settings.metricsPort === undefined
+      ? undefined
+      : new (await import("./metrics/prometheus-metrics.js")).PrometheusMetrics();
   const metricsListener = await metrics
     ?.serve(settings.metricsHost, settings.metricsPort!, log)
     .catch(async (error: Error) => {
@@ -128,13 +130,11 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === "admin") {
-  void runAdminCommand(process.argv.slice(3), process.env).then((code) => {
-    process.exitCode = code;
-  });
+  const { runAdminCommand } = await import("./admin/admin-cli.js");
+  process.exitCode = await runAdminCommand(process.argv.slice(3), process.env);
 } else if (process.argv[2] === "migrate-db") {
-  void runMigrateDbCommand(process.argv.slice(3)).then((code) => {
-    process.exitCode = code;
-  });
+  const { runMigrateDbCommand } = await import("./admin/migrate-db-cli.js");
+  process.exitCode = await runMigrateDbCommand(process.argv.slice(3));
 } else {
   void main();
 }
