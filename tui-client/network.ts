@@ -79,6 +79,11 @@ export class Network {
     return this.#socket !== undefined && this.#socket.readyState === "open";
   }
 
+  /** True while a reconnect attempt is scheduled: the connection is lost and the backoff runs. */
+  get retryPending(): boolean {
+    return this.#retryTimer !== undefined;
+  }
+
   start(): void {
     this.#connect();
   }

@@ -55,14 +55,6 @@ class Recorder implements NetworkListener {
   }
 }
 
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 describe("tui network reconnect (integration)", () => {
   let server: net.Server;
   let port: number;
@@ -91,8 +83,14 @@ describe("tui network reconnect (integration)", () => {
     network = new Network({ host: "127.0.0.1", port, initialBackoffMs: 10, maxBackoffMs: 40 }, recorder);
     network.start();
     await recorder.until(() => recorder.count("opened") === 1 && sockets.length === 1);
-    const received: string[] = [];
-    sockets[0]!.on("data", (chunk) => received.push(String(chunk)));
+    const expected = '{"op":"ping","rid":1}\n{"op":"ack","upTo":3}\n';
+    let received = "";
+    const allReceived = new Promise<void>((resolve) =>
+      sockets[0]!.on("data", (chunk) => {
+        received += String(chunk);
+        if (received.length >= expected.length) resolve();
+      }),
+    );
     network.write([
       { op: "ping", rid: 1 },
       { op: "ack", upTo: 3 },
@@ -101,9 +99,8 @@ describe("tui network reconnect (integration)", () => {
     sockets[0]!.write('ue,"at":"x"}\n{"ev":"shutdown"}\n');
     await recorder.until(() => recorder.frames.length === 2);
     expect(recorder.frames).to.deep.equal([{ rid: 1, ok: true, at: "x" }, { ev: "shutdown" }]);
-    const expected = '{"op":"ping","rid":1}\n{"op":"ack","upTo":3}\n';
-    await waitFor(() => received.join("").length >= expected.length);
-    expect(received.join("")).to.equal('{"op":"ping","rid":1}\n{"op":"ack","upTo":3}\n');
+    await allReceived;
+    expect(received).to.equal(expected);
   });
 
   it("reconnects by itself after the server closes the connection", async () => {
@@ -112,8 +109,12 @@ describe("tui network reconnect (integration)", () => {
     network.start();
     await recorder.until(() => sockets.length === 1);
     sockets[0]!.destroy();
+    await recorder.until(() => recorder.count("closed:retry") === 1);
+    // What the held cases below check the absence of: a lost connection schedules a retry.
+    expect(network.retryPending, "retry pending").to.equal(true);
     await recorder.until(() => recorder.count("opened") === 2 && sockets.length === 2);
     expect(recorder.count("closed:retry")).to.equal(1);
+    expect(network.retryPending, "retry pending once connected").to.equal(false);
   });
 
   it("keeps retrying while the server is down, and connects once it is back", async () => {
@@ -149,8 +150,9 @@ describe("tui network reconnect (integration)", () => {
     await recorder.until(() => sockets.length === 1);
     sockets[0]!.destroy();
     await recorder.until(() => recorder.count("closed:retry") === 1);
-    // Proving an absence takes waiting: ten times the longest backoff, and no new attempt.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The retry was armed before the listener heard of the loss; its hold() disarmed it, so no
+    // attempt can come (the state says so, instead of a wait that proves nothing on a slow machine).
+    expect(network.retryPending, "retry pending").to.equal(false);
     expect(recorder.count("connecting")).to.equal(1);
     network.connectNow();
     network.connectNow();
@@ -165,8 +167,8 @@ describe("tui network reconnect (integration)", () => {
     await recorder.until(() => recorder.count("opened") === 1);
     network.hold("session replaced");
     await recorder.until(() => recorder.count("closed:held") === 1);
-    // Proving an absence takes waiting: ten times the longest backoff, and no new attempt.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Held: no reconnect attempt is scheduled, so none can come.
+    expect(network.retryPending, "retry pending").to.equal(false);
     expect(recorder.count("connecting")).to.equal(1);
     network.reconnectNow();
     await recorder.until(() => recorder.count("opened") === 2);
