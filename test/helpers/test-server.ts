@@ -1,6 +1,7 @@
 // An in-process Parley server for tests: a migrated SQLite file in a fresh temp folder (or, with
-// backend "postgres", a PostgreSQL database of its own, dropped at stop) and a listener on
-// 127.0.0.1:0. Set PARLEY_TEST_LOG=debug to see its log.
+// backend "postgres", a PostgreSQL database of its own, dropped at stop; or the database that
+// overrides.dbPath names, left as it is at stop) and a listener on 127.0.0.1:0. Set
+// PARLEY_TEST_LOG=debug to see its log.
 
 import type http from "node:http";
 import type net from "node:net";
@@ -57,10 +58,14 @@ export async function startTestServer(
     diskCheckIntervalMs?: number;
   } = {},
 ): Promise<TestServer> {
-  const database = options.backend === "postgres" ? await createTestDatabase() : undefined;
-  const temp = options.dir === undefined && database === undefined ? makeTempDir() : undefined;
-  const dbPath = database?.url ?? path.join(options.dir ?? temp!.dir, "parley.db");
-  const settings: ServerSettings = { ...DEFAULTS, ...TEST_SETTINGS, dbPath, ...overrides };
+  // overrides.dbPath names a database the test owns: it is opened as it is, and kept at stop.
+  const given = overrides.dbPath;
+  const database =
+    given === undefined && options.backend === "postgres" ? await createTestDatabase() : undefined;
+  const temp =
+    given === undefined && options.dir === undefined && database === undefined ? makeTempDir() : undefined;
+  const dbPath = given ?? database?.url ?? path.join(options.dir ?? temp!.dir, "parley.db");
+  const settings: ServerSettings = { ...DEFAULTS, ...TEST_SETTINGS, ...overrides, dbPath };
   const logLines: Array<Record<string, unknown>> = [];
   const logWaiters: Array<{
     test: (line: Record<string, unknown>) => boolean;

@@ -152,7 +152,7 @@ describe("administration (integration)", function () {
       );
       expect((await admin(dbPath, ["reset-password", "fay"], `${NEW_PASSWORD}\n`)).code).to.equal(0);
 
-      server = await startTestServer({ registration: "closed" }, { dir: path.join(temp.dir, "data") });
+      server = await startTestServer({ registration: "closed", dbPath });
       const client = await connect();
       await client.ok("login", { user: "fay", password: NEW_PASSWORD });
       expect((await client.ok("users")).users.map((user: { user: string }) => user.user)).to.deep.equal([
