@@ -42,11 +42,11 @@ const SERVER_NODE_OPTIONS = "--max-old-space-size=64";
  * --max-semi-space-size=1 it was 0 MB (a server too slow to test with on a loaded machine). It
  * follows the load, not the flood (80 MB with 20,000 messages, 77 MB with 40,000). Measured side
  * by side at load 7-17 on Node 20, ad98eab (before the PostgreSQL, metrics and security merges)
- * grew 46-59 MB and the server after them 61-77 MB: some 15 MB more, within what the load moves,
- * cause not found (loading pg and prom-client only when used took 6 MB off the resting RSS but
- * not this). The 25-35 MB once measured was presumably a quiet machine's; and the "~190 MB
- * resting RSS" is the baseline after the warm-up, 199-213 MB at ad98eab too (a fresh server
- * rests near 112 MB). 112 MB is half as much again as the most seen, well below the flood.
+ * grew 46-59 MB and the server after them 61-77 MB, but from a lower baseline after the
+ * warm-up (187-212 MB against 199-213 MB): the highest RSS seen was the same, 251-276 MB against
+ * 254-267 MB. The 25-35 MB once measured was presumably a quiet machine's, and the "~190 MB
+ * resting RSS" is that post-warm-up baseline (a fresh server rests near 112 MB). 112 MB is half
+ * as much again as the most seen, and well below the flood.
  */
 const MAX_RSS_GROWTH_BYTES = 112 * 1024 * 1024;
 /** The default (10,000) would refuse the flood with mailbox_full half way: this is about memory. */
