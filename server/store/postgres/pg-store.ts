@@ -1093,8 +1093,9 @@ export class PgStore implements Store {
     await this.#writes.close();
     this.#closed = true;
     await this.#feed.close();
-    // kysely's destroy ends the pool it was given.
-    if (this.#ownsPool) await this.#kysely.destroy();
+    // The pool itself, not kysely's destroy: that ends the pool only if kysely ever ran a query
+    // (history does), and the idle connections left kept the process alive past its shutdown.
+    if (this.#ownsPool) await this.#pool.end();
   }
 
   async #read<T>(read: () => Promise<T>): Promise<T> {
