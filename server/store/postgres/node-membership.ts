@@ -8,6 +8,11 @@
 // them, ON DELETE CASCADE), marks offline the devices and users no longer online anywhere, and
 // tells every node so on CONTROL_CHANNEL. A node killed with kill -9 thus shows its users offline
 // elsewhere within DEAD_NODE_MS + HEARTBEAT_MS. A node stopped cleanly deletes its own row.
+//
+// When the database itself was down, no node could heartbeat: the first back must not reap the
+// others. A node reaps only once its own heartbeats have succeeded for DEAD_NODE_MS in a row
+// (ReapGate), by which time every live node has heartbeated again. A node that finds its row
+// gone all the same (it stalled) puts it back, so that its next log-ins can claim sessions.
 
 import type pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -37,6 +42,7 @@ type Db = pg.Pool | pg.PoolClient;
 export const NODE_SQL = {
   join: "INSERT INTO nodes DEFAULT VALUES RETURNING id",
   heartbeat: "UPDATE nodes SET heartbeat_at = now() WHERE id = $1",
+  rejoin: "INSERT INTO nodes (id) OVERRIDING SYSTEM VALUE VALUES ($1) ON CONFLICT (id) DO NOTHING",
   leave: "DELETE FROM nodes WHERE id = $1",
   // $1 the timeout in ms, $2 this node.
   deadNodes: `SELECT id FROM nodes WHERE heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2`,
@@ -72,6 +78,23 @@ export const NODE_SQL = {
   forgiveAttempt: "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0",
   pruneAttempts: "DELETE FROM login_failures WHERE window_start < now() - interval '2 minutes'",
 } as const;
+
+/** Whether this node may reap others now: its heartbeats succeeded for DEAD_NODE_MS in a row. */
+export class ReapGate {
+  // From the start: a node that could open its store reaps at once, as it does at start-up.
+  #upSince = Number.NEGATIVE_INFINITY;
+
+  /** A heartbeat failed: the database may be down for every node alike. */
+  failed(): void {
+    this.#upSince = Number.POSITIVE_INFINITY;
+  }
+
+  /** A heartbeat succeeded at `now`; true when reaping is fair. */
+  succeeded(now: number): boolean {
+    if (this.#upSince === Number.POSITIVE_INFINITY) this.#upSince = now;
+    return now - this.#upSince >= DEAD_NODE_MS;
+  }
+}
 
 /** Queues a control message; delivered to every node (this one too) when `tx` commits. */
 export async function notifyControl(tx: Db, message: ControlMessage): Promise<void> {

@@ -36,7 +36,14 @@ import {
 import { toInboxEvent, toRoomInboxEvent } from "../stream-rows.js";
 import { isUniqueViolation, unavailable } from "./errors.js";
 import { NEWS_CHANNEL, NewsFeed } from "./news-feed.js";
-import { DEAD_NODE_MS, HEARTBEAT_MS, NODE_SQL, notifyControl, toClusterEvent } from "./node-membership.js";
+import {
+  DEAD_NODE_MS,
+  HEARTBEAT_MS,
+  NODE_SQL,
+  notifyControl,
+  ReapGate,
+  toClusterEvent,
+} from "./node-membership.js";
 import type { PgSchema } from "./schema.js";
 import {
   type AckedRow,
@@ -88,6 +95,7 @@ export class PgStore implements Store {
   /** This process's row in `nodes` (node-membership.ts): a new one at every start. */
   readonly #nodeId: number;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #reapGate = new ReapGate();
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -254,10 +262,12 @@ export class PgStore implements Store {
       if (!alive) {
         // Taken for dead (stalled past DEAD_NODE_MS): the others marked its users offline.
         this.#logger?.error("store: this node was reaped as dead by another node", { node: this.#nodeId });
+        await this.#pool.query(NODE_SQL.rejoin, [this.#nodeId]);
       }
       await this.#pool.query(NODE_SQL.pruneAttempts);
-      await this.#reapDeadNodes();
+      if (this.#reapGate.succeeded(Date.now())) await this.#reapDeadNodes();
     } catch (error) {
+      this.#reapGate.failed();
       this.#logger?.error("store: heartbeat failed", { error: String(error) });
     }
   }
