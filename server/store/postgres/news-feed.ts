@@ -12,8 +12,8 @@
 //   server's notification queue (8 GB by default), so the listener only records a number.
 // - a catch-up read every CATCH_UP_MS: a lost notification (the listener reconnecting, the
 //   database restarting) delays events by at most that long and never loses one.
-// A listener that lost its connection is opened again at the next tick; onReconnect is then told,
-// for what only a notification carries (presence on the control channel) to be read again.
+// A listener that lost its connection is opened again at the next tick; onReconnect is then given
+// it, for what only a notification carries (presence on the control channel) to be read again.
 
 import pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -74,7 +74,7 @@ export class NewsFeed {
   /** A connection being opened: ticks while the database is down must not open one each. */
   #connecting: Promise<void> | undefined;
   #lostSince: number | undefined;
-  readonly #onReconnect: () => void;
+  readonly #onReconnect: (listener: pg.Client) => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -85,7 +85,7 @@ export class NewsFeed {
     listeners: readonly InboxListener[],
     logger?: StoreLogger,
     onControl: (payload: string) => void = () => {},
-    onReconnect: () => void = () => {},
+    onReconnect: (listener: pg.Client) => Promise<void> = async () => {},
   ) {
     this.#onControl = onControl;
     this.#onReconnect = onReconnect;
@@ -237,8 +237,11 @@ export class NewsFeed {
     });
     this.#lostSince = undefined;
     // What was committed while it listened to nothing comes with the catch-up read; what was
-    // only notified (presence) must be read again.
+    // only notified (presence) is read again, on the listener's own connection: a notification
+    // of a commit after that read's snapshot arrives after its result, never before.
     void this.catchUp();
-    this.#onReconnect();
+    await this.#onReconnect(client).catch((error: unknown) => {
+      this.#logger?.error("store: could not read again what other nodes notified", { error: String(error) });
+    });
   }
 }

@@ -65,6 +65,8 @@ export const NODE_SQL = {
     ON CONFLICT (device_id) DO UPDATE SET node_id = excluded.node_id`,
   release: "DELETE FROM device_sessions WHERE device_id = $1 AND node_id = $2",
   onlineUsers: "SELECT DISTINCT user_id FROM device_sessions",
+  onlineUsersNamed: `SELECT u.id, u.name FROM users u
+    WHERE EXISTS (SELECT 1 FROM device_sessions s WHERE s.user_id = u.id)`,
   notify: "SELECT pg_notify($1, $2)",
   userName: "SELECT name FROM users WHERE id = $1",
   // One-minute windows of password checks, shared by every node. $1 key.
@@ -93,6 +95,34 @@ export class ReapGate {
   succeeded(now: number): boolean {
     if (this.#upSince === Number.POSITIVE_INFINITY) this.#upSince = now;
     return now - this.#upSince >= DEAD_NODE_MS;
+  }
+}
+
+/**
+ * Who is online on some node, as this node's listeners were last told. Presence travels only as
+ * notifications: those sent while the listener was reconnecting are lost, so after a reconnect
+ * the listeners are told what changed meanwhile, read from device_sessions.
+ */
+export class ClusterPresence {
+  readonly #online = new Map<number, string>();
+
+  /** Notes a presence event passed on to the listeners. */
+  note(event: ClusterEvent): void {
+    if (event.kind !== "presence") return;
+    if (event.online) this.#online.set(event.userId, event.user);
+    else this.#online.delete(event.userId);
+  }
+
+  /** The events that bring the listeners from what they were told to `now`, and notes them. */
+  resync(now: ReadonlyArray<{ readonly id: number; readonly name: string }>, at: string): ClusterEvent[] {
+    const online = new Map(now.map((user) => [user.id, user.name]));
+    const events: ClusterEvent[] = [];
+    for (const [userId, user] of this.#online)
+      if (!online.has(userId)) events.push({ kind: "presence", userId, user, online: false, at });
+    for (const [userId, user] of online)
+      if (!this.#online.has(userId)) events.push({ kind: "presence", userId, user, online: true, at });
+    for (const event of events) this.note(event);
+    return events;
   }
 }
 
