@@ -64,7 +64,6 @@ export const NODE_SQL = {
   claim: `INSERT INTO device_sessions (device_id, user_id, node_id) VALUES ($1, $2, $3)
     ON CONFLICT (device_id) DO UPDATE SET node_id = excluded.node_id`,
   release: "DELETE FROM device_sessions WHERE device_id = $1 AND node_id = $2",
-  onlineUsers: "SELECT DISTINCT user_id FROM device_sessions",
   onlineUsersNamed: `SELECT u.id, u.name FROM users u
     WHERE EXISTS (SELECT 1 FROM device_sessions s WHERE s.user_id = u.id)`,
   notify: "SELECT pg_notify($1, $2)",
