@@ -240,9 +240,10 @@ describe("PostgreSQL restarted under load (integration, child processes, a priva
       );
       const firstUnavailableMs = Date.now() - stopped;
       if (downPastDeadNodes) {
-        // Down past the dead-node timeout, counted in the nodes' own failed heartbeats: each
-        // node's row is then old enough to look dead to the first node back.
-        const beats = Math.ceil((DEAD_NODE_MS + HEARTBEAT_MS) / HEARTBEAT_MS);
+        // Down past the dead-node timeout, counted in the nodes' own failed heartbeats (the
+        // first may come at once, hence one more): each node's row is then old enough to look
+        // dead to the first node back.
+        const beats = Math.ceil(DEAD_NODE_MS / HEARTBEAT_MS) + 2;
         await Promise.all(
           nodes.map((node, i) => linesAfter(node, "store: heartbeat failed", linesBefore[i]!, beats)),
         );
