@@ -12,6 +12,8 @@
 //   server's notification queue (8 GB by default), so the listener only records a number.
 // - a catch-up read every CATCH_UP_MS: a lost notification (the listener reconnecting, the
 //   database restarting) delays events by at most that long and never loses one.
+// A listener that lost its connection is opened again at the next tick; onReconnect is then given
+// it, for what only a notification carries (presence on the control channel) to be read again.
 
 import pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -69,6 +71,10 @@ export class NewsFeed {
   /** Reads and hand-overs, one after the other, so that events go out in seq order. */
   #chain: Promise<void> = Promise.resolve();
   #listener: pg.Client | undefined;
+  /** A connection being opened: ticks while the database is down must not open one each. */
+  #connecting: Promise<void> | undefined;
+  #lostSince: number | undefined;
+  readonly #onReconnect: (listener: pg.Client) => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -79,8 +85,10 @@ export class NewsFeed {
     listeners: readonly InboxListener[],
     logger?: StoreLogger,
     onControl: (payload: string) => void = () => {},
+    onReconnect: (listener: pg.Client) => Promise<void> = async () => {},
   ) {
     this.#onControl = onControl;
+    this.#onReconnect = onReconnect;
     this.#pool = pool;
     this.#url = url;
     this.#seenUpTo = lastSeq;
@@ -90,7 +98,7 @@ export class NewsFeed {
 
   /** Starts listening and the catch-up timer. */
   async start(): Promise<void> {
-    await this.#listen();
+    await this.#reconnect();
     this.#timer = setInterval(() => this.#tick(), CATCH_UP_MS);
     this.#timer.unref();
   }
@@ -171,15 +179,27 @@ export class NewsFeed {
 
   #tick(): void {
     if (this.#closed) return;
-    if (this.#listener === undefined) void this.#listen();
+    if (this.#listener === undefined) void this.#reconnect();
     void this.catchUp();
   }
 
+  #reconnect(): Promise<void> {
+    this.#connecting ??= this.#listen().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url });
+    const client = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+    });
     const lost = (error?: Error) => {
       if (this.#listener !== client) return;
       this.#listener = undefined;
+      this.#lostSince = Date.now();
       if (!this.#closed)
         this.#logger?.error("store: the news listener lost its connection", { error: String(error) });
     };
@@ -197,10 +217,31 @@ export class NewsFeed {
       await client.query(`LISTEN ${NEWS_CHANNEL}`);
       // Presence changes and sessions taken over by other nodes (node-membership.ts).
       await client.query(`LISTEN ${CONTROL_CHANNEL}`);
-      this.#listener = client;
     } catch (error) {
       await client.end().catch(() => undefined);
-      this.#logger?.error("store: cannot listen for other nodes' events", { error: String(error) });
+      // Once per outage, not at every tick of it.
+      if (this.#lostSince === undefined) {
+        this.#lostSince = Date.now();
+        this.#logger?.error("store: cannot listen for other nodes' events", { error: String(error) });
+      }
+      return;
     }
+    if (this.#closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.#listener = client;
+    if (this.#lostSince === undefined) return;
+    this.#logger?.warn?.("store: listening for other nodes' events again", {
+      afterMs: Date.now() - this.#lostSince,
+    });
+    this.#lostSince = undefined;
+    // What was committed while it listened to nothing comes with the catch-up read; what was
+    // only notified (presence) is read again, on the listener's own connection: a notification
+    // of a commit after that read's snapshot arrives after its result, never before.
+    void this.catchUp();
+    await this.#onReconnect(client).catch((error: unknown) => {
+      this.#logger?.error("store: could not read again what other nodes notified", { error: String(error) });
+    });
   }
 }

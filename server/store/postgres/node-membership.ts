@@ -8,6 +8,11 @@
 // them, ON DELETE CASCADE), marks offline the devices and users no longer online anywhere, and
 // tells every node so on CONTROL_CHANNEL. A node killed with kill -9 thus shows its users offline
 // elsewhere within DEAD_NODE_MS + HEARTBEAT_MS. A node stopped cleanly deletes its own row.
+//
+// When the database itself was down, no node could heartbeat: the first back must not reap the
+// others. A node reaps only once its own heartbeats have succeeded for DEAD_NODE_MS in a row
+// (ReapGate), by which time every live node has heartbeated again. A node that finds its row
+// gone all the same (it stalled) puts it back, so that its next log-ins can claim sessions.
 
 import type pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -37,6 +42,7 @@ type Db = pg.Pool | pg.PoolClient;
 export const NODE_SQL = {
   join: "INSERT INTO nodes DEFAULT VALUES RETURNING id",
   heartbeat: "UPDATE nodes SET heartbeat_at = now() WHERE id = $1",
+  rejoin: "INSERT INTO nodes (id) OVERRIDING SYSTEM VALUE VALUES ($1) ON CONFLICT (id) DO NOTHING",
   leave: "DELETE FROM nodes WHERE id = $1",
   // $1 the timeout in ms, $2 this node.
   deadNodes: `SELECT id FROM nodes WHERE heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2`,
@@ -58,7 +64,8 @@ export const NODE_SQL = {
   claim: `INSERT INTO device_sessions (device_id, user_id, node_id) VALUES ($1, $2, $3)
     ON CONFLICT (device_id) DO UPDATE SET node_id = excluded.node_id`,
   release: "DELETE FROM device_sessions WHERE device_id = $1 AND node_id = $2",
-  onlineUsers: "SELECT DISTINCT user_id FROM device_sessions",
+  onlineUsersNamed: `SELECT u.id, u.name FROM users u
+    WHERE EXISTS (SELECT 1 FROM device_sessions s WHERE s.user_id = u.id)`,
   notify: "SELECT pg_notify($1, $2)",
   userName: "SELECT name FROM users WHERE id = $1",
   // One-minute windows of password checks, shared by every node. $1 key.
@@ -72,6 +79,51 @@ export const NODE_SQL = {
   forgiveAttempt: "UPDATE login_failures SET count = count - 1 WHERE key = $1 AND count > 0",
   pruneAttempts: "DELETE FROM login_failures WHERE window_start < now() - interval '2 minutes'",
 } as const;
+
+/** Whether this node may reap others now: its heartbeats succeeded for DEAD_NODE_MS in a row. */
+export class ReapGate {
+  // From the start: a node that could open its store reaps at once, as it does at start-up.
+  #upSince = Number.NEGATIVE_INFINITY;
+
+  /** A heartbeat failed: the database may be down for every node alike. */
+  failed(): void {
+    this.#upSince = Number.POSITIVE_INFINITY;
+  }
+
+  /** A heartbeat succeeded at `now`; true when reaping is fair. */
+  succeeded(now: number): boolean {
+    if (this.#upSince === Number.POSITIVE_INFINITY) this.#upSince = now;
+    return now - this.#upSince >= DEAD_NODE_MS;
+  }
+}
+
+/**
+ * Who is online on some node, as this node's listeners were last told. Presence travels only as
+ * notifications: those sent while the listener was reconnecting are lost, so after a reconnect
+ * the listeners are told what changed meanwhile, read from device_sessions.
+ */
+export class ClusterPresence {
+  readonly #online = new Map<number, string>();
+
+  /** Notes a presence event passed on to the listeners. */
+  note(event: ClusterEvent): void {
+    if (event.kind !== "presence") return;
+    if (event.online) this.#online.set(event.userId, event.user);
+    else this.#online.delete(event.userId);
+  }
+
+  /** The events that bring the listeners from what they were told to `now`, and notes them. */
+  resync(now: ReadonlyArray<{ readonly id: number; readonly name: string }>, at: string): ClusterEvent[] {
+    const online = new Map(now.map((user) => [user.id, user.name]));
+    const events: ClusterEvent[] = [];
+    for (const [userId, user] of this.#online)
+      if (!online.has(userId)) events.push({ kind: "presence", userId, user, online: false, at });
+    for (const [userId, user] of online)
+      if (!this.#online.has(userId)) events.push({ kind: "presence", userId, user, online: true, at });
+    for (const event of events) this.note(event);
+    return events;
+  }
+}
 
 /** Queues a control message; delivered to every node (this one too) when `tx` commits. */
 export async function notifyControl(tx: Db, message: ControlMessage): Promise<void> {

@@ -13,6 +13,7 @@ import type { HistoryMessage, InboxEvent, MessageStatus, RoomChange } from "../.
 import type { StoreLogger } from "../sqlite/write-queue.js";
 import {
   type AttachedDevice,
+  type ClusterEvent,
   type ClusterListener,
   type CommitListener,
   type CommitRecord,
@@ -36,7 +37,15 @@ import {
 import { toInboxEvent, toRoomInboxEvent } from "../stream-rows.js";
 import { isUniqueViolation, unavailable } from "./errors.js";
 import { NEWS_CHANNEL, NewsFeed } from "./news-feed.js";
-import { DEAD_NODE_MS, HEARTBEAT_MS, NODE_SQL, notifyControl, toClusterEvent } from "./node-membership.js";
+import {
+  ClusterPresence,
+  DEAD_NODE_MS,
+  HEARTBEAT_MS,
+  NODE_SQL,
+  notifyControl,
+  ReapGate,
+  toClusterEvent,
+} from "./node-membership.js";
 import type { PgSchema } from "./schema.js";
 import {
   type AckedRow,
@@ -88,6 +97,9 @@ export class PgStore implements Store {
   /** This process's row in `nodes` (node-membership.ts): a new one at every start. */
   readonly #nodeId: number;
   #heartbeat: NodeJS.Timeout | undefined;
+  readonly #reapGate = new ReapGate();
+  /** Who is online elsewhere as this node's cluster listeners were told (node-membership.ts). */
+  readonly #presence = new ClusterPresence();
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -125,10 +137,23 @@ export class PgStore implements Store {
     this.#pool = pool;
     this.#nodeId = nodeId;
     this.#logger = options.logger;
-    this.#feed = new NewsFeed(pool, url, lastSeq, this.#listeners, options.logger, (payload) => {
-      const event = toClusterEvent(payload, this.#nodeId, this.#logger);
-      if (event !== undefined) for (const listener of this.#clusterListeners) listener(event);
-    });
+    this.#feed = new NewsFeed(
+      pool,
+      url,
+      lastSeq,
+      this.#listeners,
+      options.logger,
+      (payload) => {
+        const event = toClusterEvent(payload, this.#nodeId, this.#logger);
+        if (event !== undefined) this.#tellCluster([event]);
+      },
+      async (listener) => {
+        // The listener is a plain client, without the pool's BIGINT parser: ids come as text.
+        const online = await listener.query<{ id: string; name: string }>(NODE_SQL.onlineUsersNamed);
+        const users = online.rows.map((row) => ({ id: Number(row.id), name: row.name }));
+        this.#tellCluster(this.#presence.resync(users, new Date().toISOString()));
+      },
+    );
     this.#ownsPool = options.ownsPool ?? true;
     this.#pendingCount = pendingCount;
     this.#kysely = new Kysely<PgSchema>({ dialect: new PostgresDialect({ pool }) });
@@ -228,9 +253,19 @@ export class PgStore implements Store {
   }
 
   onlineUserIds(): Promise<number[]> {
-    return this.#read(async () =>
-      (await rows<{ user_id: number }>(this.#pool, NODE_SQL.onlineUsers)).map((row) => row.user_id),
-    );
+    return this.#read(async () => {
+      const online = await rows<{ id: number; name: string }>(this.#pool, NODE_SQL.onlineUsersNamed);
+      for (const user of online)
+        this.#presence.note({ kind: "presence", userId: user.id, user: user.name, online: true, at: "" });
+      return online.map((user) => user.id);
+    });
+  }
+
+  #tellCluster(events: readonly ClusterEvent[]): void {
+    for (const event of events) {
+      this.#presence.note(event);
+      for (const listener of this.#clusterListeners) listener(event);
+    }
   }
 
   countLoginAttempt(key: string): Promise<number> {
@@ -254,10 +289,12 @@ export class PgStore implements Store {
       if (!alive) {
         // Taken for dead (stalled past DEAD_NODE_MS): the others marked its users offline.
         this.#logger?.error("store: this node was reaped as dead by another node", { node: this.#nodeId });
+        await this.#pool.query(NODE_SQL.rejoin, [this.#nodeId]);
       }
       await this.#pool.query(NODE_SQL.pruneAttempts);
-      await this.#reapDeadNodes();
+      if (this.#reapGate.succeeded(Date.now())) await this.#reapDeadNodes();
     } catch (error) {
+      this.#reapGate.failed();
       this.#logger?.error("store: heartbeat failed", { error: String(error) });
     }
   }
@@ -1093,8 +1130,9 @@ export class PgStore implements Store {
     await this.#writes.close();
     this.#closed = true;
     await this.#feed.close();
-    // kysely's destroy ends the pool it was given.
-    if (this.#ownsPool) await this.#kysely.destroy();
+    // The pool itself, not kysely's destroy: that ends the pool only if kysely ever ran a query
+    // (history does), and the idle connections left kept the process alive past its shutdown.
+    if (this.#ownsPool) await this.#pool.end();
   }
 
   async #read<T>(read: () => Promise<T>): Promise<T> {

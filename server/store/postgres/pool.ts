@@ -33,5 +33,9 @@ export function openPool(url: string, size: number, logger?: StoreLogger): pg.Po
   pool.on("error", (error) =>
     logger?.error("store: an idle database connection failed", { error: error.message }),
   );
+  // A connection checked out of the pool (a batch's transaction) has no listener of the pool's:
+  // its failure, emitted once or twice ("ECONNRESET", then "terminated unexpectedly"), would
+  // crash the process. The query it was running rejects, and its caller reports it.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
