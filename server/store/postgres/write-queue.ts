@@ -3,6 +3,10 @@
 // its own SAVEPOINT, so a refused write undoes only itself, and every promise settles only after
 // COMMIT returned: no caller acts on data that could still be rolled back. A node writes one
 // batch at a time, on one connection of the pool.
+//
+// A write that cannot fail on its own (one statement that refuses by its result, not by an
+// error) is queued with `savepoint: false`: two round trips fewer, and every round trip of a
+// batch is time the store_meta lock is held. Should it fail after all, its whole batch does.
 
 import type pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -23,8 +27,17 @@ export interface PgBatchHooks {
   afterRollback(): void;
 }
 
+export interface WriteOptions {
+  /**
+   * False for a write that cannot fail on its own: one statement that writes all or nothing, and
+   * a StoreError (a refusal) only when that statement wrote nothing.
+   */
+  readonly savepoint?: boolean;
+}
+
 interface QueuedWrite {
   readonly run: (tx: pg.PoolClient) => Promise<unknown>;
+  readonly savepoint: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -56,10 +69,11 @@ export class PgWriteQueue {
   }
 
   /** Queues a write; it runs in a later batch, after every write queued before it. */
-  enqueue<T>(run: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  enqueue<T>(run: (tx: pg.PoolClient) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      const savepoint = options.savepoint ?? true;
+      this.#queue.push({ run, savepoint, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -106,6 +120,18 @@ export class PgWriteQueue {
       await this.#hooks.begin(tx);
       for (const write of batch) {
         const forget = this.#hooks.mark();
+        if (!write.savepoint) {
+          try {
+            outcomes.push({ ok: true, value: await write.run(tx) });
+          } catch (error) {
+            // Only a refusal of the store's own leaves the transaction usable: the statement
+            // refused by its result and wrote nothing. An error of PostgreSQL's aborted it.
+            if (!(error instanceof StoreError)) throw error;
+            forget();
+            outcomes.push({ ok: false, error });
+          }
+          continue;
+        }
         await tx.query("SAVEPOINT w");
         try {
           outcomes.push({ ok: true, value: await write.run(tx) });
