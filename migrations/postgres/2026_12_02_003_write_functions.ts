@@ -1,4 +1,5 @@
-// A direct message's send and a device's acknowledgement, each as one function call.
+// A direct message's send and a device's acknowledgement, each as one function call, and the
+// direct sends of a batch as one call for all of them.
 //
 // Why: a node writes its batch on one connection, one statement after another, under the
 // store_meta lock (2026_12_01_001). A send took nine round trips (savepoint, duplicate, recipient,
@@ -69,6 +70,27 @@ const UP = [
   END
   $$`,
 
+  // The sends of a batch in one call, in order, each as parley_send_direct with the seqs the
+  // ones before it left: a row per send, in the order given.
+  `CREATE FUNCTION parley_send_direct_many(
+    p_sender BIGINT[], p_sender_device BIGINT[], p_to TEXT[], p_cid TEXT[], p_text TEXT[],
+    p_normalized TEXT[], p_at TEXT[], p_max_pending BIGINT[], p_seq BIGINT)
+  RETURNS SETOF record LANGUAGE plpgsql AS $$
+  DECLARE
+    sent RECORD;
+    next_seq BIGINT := p_seq;
+  BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_sender, 1), 0) LOOP
+      SELECT * INTO sent FROM parley_send_direct(p_sender[i], p_sender_device[i], p_to[i], p_cid[i], p_text[i],
+        p_normalized[i], p_at[i], p_max_pending[i], next_seq);
+      IF sent.released THEN
+        next_seq := next_seq + CASE WHEN sent.copy THEN 2 ELSE 1 END;
+      END IF;
+      RETURN NEXT sent;
+    END LOOP;
+  END
+  $$`,
+
   // Moves the device's position; the messages this delivers (acknowledged before any other device
   // of the user) become delivered, and each live sender gets a receipt at p_seq, p_seq + 1, …:
   // one row per receipt, in seq order.
@@ -125,6 +147,7 @@ const UP = [
 
 const DOWN = [
   "DROP FUNCTION parley_acknowledge(BIGINT, BIGINT, BIGINT, TEXT, BIGINT)",
+  "DROP FUNCTION parley_send_direct_many(BIGINT[], BIGINT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT)",
   "DROP FUNCTION parley_send_direct(BIGINT, BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT, BIGINT, BIGINT)",
 ];
 

@@ -54,7 +54,7 @@ import {
   type SentDirectRow,
   SQL,
 } from "./statements.js";
-import { PgWriteQueue } from "./write-queue.js";
+import { PgWriteQueue, type WriteGroup } from "./write-queue.js";
 
 /** The end of an open membership's seq range. */
 const NO_END = Number.MAX_SAFE_INTEGER;
@@ -434,7 +434,7 @@ export class PgStore implements Store {
   // --- messages ---------------------------------------------------------------------------
 
   enqueueMessage(input: NewMessage): Promise<EnqueuedMessage> {
-    if (!input.to.startsWith("#")) return this.#sendDirect(input);
+    if (!input.to.startsWith("#")) return this.#writes.enqueueInGroup(this.#directSends, input);
     return this.#writes.enqueue(async (tx) => {
       const first = await one<{ id: number; created_at: string }>(tx, SQL.findDuplicate, [
         input.senderId,
@@ -473,51 +473,60 @@ export class PgStore implements Store {
     });
   }
 
-  /** A direct message: one statement, which refuses by its result, so it takes no savepoint. */
-  #sendDirect(input: NewMessage): Promise<EnqueuedMessage> {
-    return this.#writes.enqueue(
-      async (tx) => {
-        const sent = (await one<SentDirectRow>(tx, SQL.sendDirect, [
-          input.senderId,
-          input.senderDeviceId,
-          input.to,
-          input.cid,
-          input.text,
-          input.normalizedText ?? null,
-          input.at,
-          input.maxPending,
-          this.#lastSeq + 1,
-        ]))!;
-        switch (sent.outcome) {
-          case "duplicate":
-            return { id: sent.id, at: sent.created_at, duplicate: true };
-          case "no_such_user":
-            throw new StoreError("no_such_user", `there is no user ${input.to}`);
-          case "mailbox_full":
-            throw new StoreError(
-              "mailbox_full",
-              `${input.to} already has ${input.maxPending} messages waiting`,
-            );
-        }
-        this.#userNames.set(input.senderId, sent.sender);
-        this.#userNames.set(sent.recipient_id, sent.recipient);
-        if (!sent.released) {
-          this.#pendingDelta += 1;
-        } else {
-          const message: PlacedMessage = {
-            id: sent.id,
-            sender_id: input.senderId,
-            sender_device_id: input.senderDeviceId,
-            recipient_id: sent.recipient_id,
-            room_id: null,
-            created_at: input.at,
-          };
-          this.#directNews(message, sent.sender, sent.recipient, input.normalizedText!, sent.copy);
-        }
-        return { id: sent.id, at: input.at, duplicate: false };
-      },
-      { savepoint: false },
-    );
+  /**
+   * The direct messages queued next to each other in a batch: one statement for all of them,
+   * which refuses each by its result, so it takes no savepoint.
+   */
+  readonly #directSends: WriteGroup<NewMessage, EnqueuedMessage> = {
+    run: (tx, inputs) => this.#sendDirect(tx, inputs),
+  };
+
+  async #sendDirect(
+    tx: pg.PoolClient,
+    inputs: readonly NewMessage[],
+  ): Promise<Array<EnqueuedMessage | StoreError>> {
+    const sent = await rows<SentDirectRow>(tx, SQL.sendDirectMany, [
+      inputs.map((input) => input.senderId),
+      inputs.map((input) => input.senderDeviceId),
+      inputs.map((input) => input.to),
+      inputs.map((input) => input.cid),
+      inputs.map((input) => input.text),
+      inputs.map((input) => input.normalizedText ?? null),
+      inputs.map((input) => input.at),
+      inputs.map((input) => input.maxPending),
+      this.#lastSeq + 1,
+    ]);
+    return inputs.map((input, index) => {
+      const row = sent[index]!;
+      switch (row.outcome) {
+        case "duplicate":
+          return { id: row.id, at: row.created_at, duplicate: true };
+        case "no_such_user":
+          return new StoreError("no_such_user", `there is no user ${input.to}`);
+        case "mailbox_full":
+          return new StoreError(
+            "mailbox_full",
+            `${input.to} already has ${input.maxPending} messages waiting`,
+          );
+      }
+      this.#userNames.set(input.senderId, row.sender);
+      this.#userNames.set(row.recipient_id, row.recipient);
+      if (!row.released) {
+        this.#pendingDelta += 1;
+      } else {
+        const message: PlacedMessage = {
+          id: row.id,
+          sender_id: input.senderId,
+          sender_device_id: input.senderDeviceId,
+          recipient_id: row.recipient_id,
+          room_id: null,
+          created_at: input.at,
+        };
+        // In the order of the rows: the seqs the function gave, one after the other.
+        this.#directNews(message, row.sender, row.recipient, input.normalizedText!, row.copy);
+      }
+      return { id: row.id, at: input.at, duplicate: false };
+    });
   }
 
   hasUnnormalized(): boolean {

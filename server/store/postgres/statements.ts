@@ -160,7 +160,9 @@ export const SQL = {
       created_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id`,
   // Functions of 2026_12_02_003: a direct send and an acknowledgement in one round trip each.
-  sendDirect: "SELECT * FROM parley_send_direct($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+  sendDirectMany: `SELECT * FROM parley_send_direct_many($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    AS (outcome TEXT, id BIGINT, created_at TEXT, recipient_id BIGINT, recipient TEXT, sender TEXT,
+        released BOOLEAN, copy BOOLEAN)`,
   acknowledge: "SELECT seq, message_id, sender_id FROM parley_acknowledge($1, $2, $3, $4, $5)",
   addUndelivered: "UPDATE users SET undelivered = undelivered + $2 WHERE id = $1",
   pendingCount: "SELECT count(*) AS n FROM messages WHERE status = 'pending'",

@@ -35,9 +35,19 @@ export interface WriteOptions {
   readonly savepoint?: boolean;
 }
 
+/**
+ * Writes of one kind that run together: the consecutive ones of a batch become one call, one
+ * round trip for all of them. Like a write without a savepoint, it cannot fail on its own.
+ */
+export interface WriteGroup<I, T> {
+  /** One result per input, in order: a value, or a StoreError refusing that input, which wrote nothing. */
+  run(tx: pg.PoolClient, inputs: readonly I[]): Promise<Array<T | StoreError>>;
+}
+
 interface QueuedWrite {
   readonly run: (tx: pg.PoolClient) => Promise<unknown>;
   readonly savepoint: boolean;
+  readonly group?: { readonly of: WriteGroup<unknown, unknown>; readonly input: unknown };
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -74,6 +84,26 @@ export class PgWriteQueue {
     return new Promise<T>((resolve, reject) => {
       const savepoint = options.savepoint ?? true;
       this.#queue.push({ run, savepoint, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Queues a write of a group; it runs with the writes of that group queued next to it. */
+  enqueueInGroup<I, T>(group: WriteGroup<I, T>, input: I): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({
+        // Alone, a group of one; #runBatch runs it with its neighbours.
+        run: async (tx) => {
+          const [result] = await group.run(tx, [input]);
+          if (result instanceof StoreError) throw result;
+          return result;
+        },
+        savepoint: false,
+        group: { of: group as WriteGroup<unknown, unknown>, input },
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -118,7 +148,21 @@ export class PgWriteQueue {
     try {
       await tx.query("BEGIN");
       await this.#hooks.begin(tx);
-      for (const write of batch) {
+      for (let index = 0; index < batch.length; index++) {
+        const write = batch[index]!;
+        if (write.group !== undefined) {
+          const group = write.group.of;
+          let end = index + 1;
+          while (end < batch.length && batch[end]!.group?.of === group) end += 1;
+          const inputs = batch.slice(index, end).map((member) => member.group!.input);
+          for (const result of await group.run(tx, inputs)) {
+            outcomes.push(
+              result instanceof StoreError ? { ok: false, error: result } : { ok: true, value: result },
+            );
+          }
+          index = end - 1;
+          continue;
+        }
         const forget = this.#hooks.mark();
         if (!write.savepoint) {
           try {
