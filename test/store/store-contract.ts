@@ -1859,6 +1859,29 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         ]);
       });
 
+      it("sends of one turn take their seqs in the order called, around the refused ones", async () => {
+        const [alice, bob] = await users("alice", "bob");
+        const phone = await attach(alice!, "phone");
+        const results = await Promise.allSettled([
+          say(alice!, "bob", "one"),
+          say(alice!, "nobody", "lost"),
+          say(alice!, "bob", "two"),
+          say(alice!, "alice", "self"),
+        ]);
+        expect(results.map((result) => result.status)).to.deep.equal([
+          "fulfilled",
+          "rejected",
+          "fulfilled",
+          "fulfilled",
+        ]);
+        const texts = (events: InboxEvent[]) => events.map((e) => (e.ev === "message" ? e.text : e.ev));
+        expect(texts(await inbox(bob!))).to.deep.equal(["one", "two"]);
+        // The copies for alice's other device sit between bob's events, in the order sent.
+        const both = [...(await inbox(bob!)), ...(await inbox(alice!, phone))].sort((a, b) => a.seq - b.seq);
+        expect(texts(both)).to.deep.equal(["one", "one", "two", "two", "self"]);
+        expect(new Set(both.map((e) => e.seq)).size).to.equal(5);
+      });
+
       it("close finishes the writes in progress, and may be called again", async () => {
         const [alice] = await users("alice", "bob");
         const sent = send(alice!, "bob");

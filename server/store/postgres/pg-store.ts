@@ -48,7 +48,7 @@ import {
 } from "./node-membership.js";
 import type { PgSchema } from "./schema.js";
 import {
-  type AckedRow,
+  type AckReceiptRow,
   type DeviceRow,
   type EndingRow,
   EXPIRY_CHUNK,
@@ -60,9 +60,10 @@ import {
   type RoomEventRow,
   type RoomRecordRow,
   type RoomRow,
+  type SentDirectRow,
   SQL,
 } from "./statements.js";
-import { PgWriteQueue } from "./write-queue.js";
+import { PgWriteQueue, type WriteGroup } from "./write-queue.js";
 
 /** The end of an open membership's seq range. */
 const NO_END = Number.MAX_SAFE_INTEGER;
@@ -470,38 +471,24 @@ export class PgStore implements Store {
   // --- messages ---------------------------------------------------------------------------
 
   enqueueMessage(input: NewMessage): Promise<EnqueuedMessage> {
+    if (!input.to.startsWith("#")) return this.#writes.enqueueInGroup(this.#directSends, input);
     return this.#writes.enqueue(async (tx) => {
       const first = await one<{ id: number; created_at: string }>(tx, SQL.findDuplicate, [
         input.senderId,
         input.cid,
       ]);
       if (first !== undefined) return { id: first.id, at: first.created_at, duplicate: true };
-      let recipientId: number | null = null;
-      let roomId: number | null = null;
-      if (input.to.startsWith("#")) {
-        const room = await one<RoomRecordRow>(tx, SQL.findRoom, [input.to]);
-        if (room === undefined) throw noSuchRoom(input.to);
-        if (!(await this.#memberIds(tx, room.id)).includes(input.senderId)) throw notMember(room.name);
-        roomId = room.id;
-      } else {
-        const recipient = await one<{ id: number; undelivered: number }>(tx, SQL.findRecipient, [input.to]);
-        if (recipient === undefined) throw new StoreError("no_such_user", `there is no user ${input.to}`);
-        if (recipient.undelivered >= input.maxPending) {
-          throw new StoreError(
-            "mailbox_full",
-            `${input.to} already has ${input.maxPending} messages waiting`,
-          );
-        }
-        recipientId = recipient.id;
-      }
+      const room = await one<RoomRecordRow>(tx, SQL.findRoom, [input.to]);
+      if (room === undefined) throw noSuchRoom(input.to);
+      if (!(await this.#memberIds(tx, room.id)).includes(input.senderId)) throw notMember(room.name);
       // A message normalized at intake must not overtake older ones still waiting.
       const released =
         input.normalizedText !== undefined && !(await one<{ any: boolean }>(tx, SQL.anyPending))!.any;
       const id = (await one<{ id: number }>(tx, released ? SQL.insertReleased : SQL.insertPending, [
         input.senderId,
         input.senderDeviceId,
-        recipientId,
-        roomId,
+        null,
+        room.id,
         input.cid,
         released ? input.normalizedText! : input.text,
         input.at,
@@ -511,16 +498,71 @@ export class PgStore implements Store {
           id,
           sender_id: input.senderId,
           sender_device_id: input.senderDeviceId,
-          recipient_id: recipientId,
-          room_id: roomId,
+          recipient_id: null,
+          room_id: room.id,
           created_at: input.at,
         };
         await this.#place(tx, message, input.normalizedText!, input.at);
       } else {
         this.#pendingDelta += 1;
       }
-      if (recipientId !== null) await tx.query(SQL.addUndelivered, [recipientId, 1]);
       return { id, at: input.at, duplicate: false };
+    });
+  }
+
+  /**
+   * The direct messages queued next to each other in a batch: one statement for all of them,
+   * which refuses each by its result, so it takes no savepoint.
+   */
+  readonly #directSends: WriteGroup<NewMessage, EnqueuedMessage> = {
+    run: (tx, inputs) => this.#sendDirect(tx, inputs),
+  };
+
+  async #sendDirect(
+    tx: pg.PoolClient,
+    inputs: readonly NewMessage[],
+  ): Promise<Array<EnqueuedMessage | StoreError>> {
+    const sent = await rows<SentDirectRow>(tx, SQL.sendDirectMany, [
+      inputs.map((input) => input.senderId),
+      inputs.map((input) => input.senderDeviceId),
+      inputs.map((input) => input.to),
+      inputs.map((input) => input.cid),
+      inputs.map((input) => input.text),
+      inputs.map((input) => input.normalizedText ?? null),
+      inputs.map((input) => input.at),
+      inputs.map((input) => input.maxPending),
+      this.#lastSeq + 1,
+    ]);
+    return inputs.map((input, index) => {
+      const row = sent[index]!;
+      switch (row.outcome) {
+        case "duplicate":
+          return { id: row.id, at: row.created_at, duplicate: true };
+        case "no_such_user":
+          return new StoreError("no_such_user", `there is no user ${input.to}`);
+        case "mailbox_full":
+          return new StoreError(
+            "mailbox_full",
+            `${input.to} already has ${input.maxPending} messages waiting`,
+          );
+      }
+      this.#userNames.set(input.senderId, row.sender);
+      this.#userNames.set(row.recipient_id, row.recipient);
+      if (!row.released) {
+        this.#pendingDelta += 1;
+      } else {
+        const message: PlacedMessage = {
+          id: row.id,
+          sender_id: input.senderId,
+          sender_device_id: input.senderDeviceId,
+          recipient_id: row.recipient_id,
+          room_id: null,
+          created_at: input.at,
+        };
+        // In the order of the rows: the seqs the function gave, one after the other.
+        this.#directNews(message, row.sender, row.recipient, input.normalizedText!, row.copy);
+      }
+      return { id: row.id, at: input.at, duplicate: false };
     });
   }
 
@@ -581,28 +623,38 @@ export class PgStore implements Store {
     }
     const recipientId = message.recipient_id!;
     const to = await this.#nameOf(tx, recipientId);
-    const seq = this.#nextSeq();
+    const seq = this.#lastSeq + 1;
     await tx.query(SQL.insertMessageEvent, [recipientId, seq, message.id, null, at]);
-    this.#news.push({
-      event: { ev: "message", seq, id: message.id, from, to, text, at: message.created_at },
-      userIds: [recipientId],
-      skipDeviceId: null,
-    });
-    if (recipientId !== message.sender_id && (await this.#devicesOf(tx, message.sender_id)) > 1) {
-      const copySeq = this.#nextSeq();
+    const copy = recipientId !== message.sender_id && (await this.#devicesOf(tx, message.sender_id)) > 1;
+    if (copy) {
       await tx.query(SQL.insertMessageEvent, [
         message.sender_id,
-        copySeq,
+        seq + 1,
         message.id,
         message.sender_device_id,
         at,
       ]);
-      this.#news.push({
-        event: { ev: "message", seq: copySeq, id: message.id, from, to, text, at: message.created_at },
-        userIds: [message.sender_id],
-        skipDeviceId: message.sender_device_id,
-      });
     }
+    this.#directNews(message, from, to, text, copy);
+  }
+
+  /**
+   * The news of a direct message placed at the next seq in its recipient's inbox and, with
+   * `copy`, at the one after in its sender's, for their other devices.
+   */
+  #directNews(message: PlacedMessage, from: string, to: string, text: string, copy: boolean): void {
+    const event = { ev: "message", id: message.id, from, to, text, at: message.created_at } as const;
+    this.#news.push({
+      event: { ...event, seq: this.#nextSeq() },
+      userIds: [message.recipient_id!],
+      skipDeviceId: null,
+    });
+    if (!copy) return;
+    this.#news.push({
+      event: { ...event, seq: this.#nextSeq() },
+      userIds: [message.sender_id],
+      skipDeviceId: message.sender_device_id,
+    });
   }
 
   /** A receipt to `userId` about their message `messageId` to `recipientId`. */
@@ -692,30 +744,30 @@ export class PgStore implements Store {
   }
 
   acknowledge(userId: number, deviceId: number, upToSeq: number, at: string): Promise<void> {
-    return this.#writes.enqueue(async (tx) => {
-      // Delivered is decided by the first device to acknowledge: the user's furthest position.
-      const deliveredUpTo = (await one<{ top: number | null }>(tx, SQL.maxAcked, [userId]))?.top ?? 0;
-      await tx.query(SQL.moveDevice, [upToSeq, at, deviceId]);
-      if (upToSeq <= deliveredUpTo) return;
-      let delivered = 0;
-      for (const message of await rows<AckedRow>(tx, SQL.newlyAcked, [userId, deliveredUpTo, upToSeq])) {
-        if (message.delivered_at !== null) continue;
-        // A message read before it was acknowledged gets its delivery time, not a second receipt.
-        if (message.status === "read") {
-          await tx.query(SQL.setDeliveredAt, [at, message.id]);
-          delivered += 1;
-          continue;
+    // One statement that never refuses: no savepoint.
+    return this.#writes.enqueue(
+      async (tx) => {
+        const receipts = await rows<AckReceiptRow>(tx, SQL.acknowledge, [
+          userId,
+          deviceId,
+          upToSeq,
+          at,
+          this.#lastSeq + 1,
+        ]);
+        if (receipts.length === 0) return;
+        const to = await this.#nameOf(tx, userId);
+        for (const receipt of receipts) {
+          // The function took the seqs from the one passed, in this order.
+          const seq = this.#nextSeq();
+          this.#news.push({
+            event: { ev: "receipt", seq, id: receipt.message_id, to, status: "delivered", at },
+            userIds: [receipt.sender_id],
+            skipDeviceId: null,
+          });
         }
-        // An expired one was counted out when it expired.
-        if (message.status !== "sent") continue;
-        delivered += 1;
-        await tx.query(SQL.deliver, [at, message.id]);
-        if (message.sender_live) {
-          await this.#receipt(tx, message.sender_id, message.id, userId, "delivered", at);
-        }
-      }
-      if (delivered > 0) await tx.query(SQL.addUndelivered, [userId, -delivered]);
-    });
+      },
+      { savepoint: false },
+    );
   }
 
   markRead(
@@ -1092,9 +1144,8 @@ export class PgStore implements Store {
 
   async #beforeCommit(tx: pg.PoolClient): Promise<void> {
     if (!this.#seqDirty) return;
-    await tx.query(SQL.setLastSeq, [this.#lastSeq]);
     // Delivered at COMMIT to every node's listener: the seq only, never a text.
-    await tx.query("SELECT pg_notify($1, $2)", [NEWS_CHANNEL, String(this.#lastSeq)]);
+    await tx.query(SQL.setLastSeqAndNotify, [this.#lastSeq, NEWS_CHANNEL, String(this.#lastSeq)]);
   }
 
   #afterCommit(commit: CommitRecord): void {

@@ -61,20 +61,31 @@ export interface EndingRow {
   readonly sender_live: boolean;
 }
 
-export interface AckedRow {
-  readonly id: number;
-  readonly status: string;
-  readonly delivered_at: string | null;
-  readonly sender_id: number;
-  readonly sender_live: boolean;
-}
-
 export interface ExpiryRow {
   readonly id: number;
   readonly sender_id: number;
   readonly recipient_id: number | null;
   readonly status: string;
   readonly created_at: string;
+}
+
+/** What parley_send_direct (2026_12_02_003) answers. */
+export interface SentDirectRow {
+  readonly outcome: "ok" | "duplicate" | "no_such_user" | "mailbox_full";
+  readonly id: number;
+  readonly created_at: string;
+  readonly recipient_id: number;
+  readonly recipient: string;
+  readonly sender: string;
+  readonly released: boolean;
+  readonly copy: boolean;
+}
+
+/** A receipt parley_acknowledge (2026_12_02_003) wrote. */
+export interface AckReceiptRow {
+  readonly seq: number;
+  readonly message_id: number;
+  readonly sender_id: number;
 }
 
 export const DEVICE_COLUMNS = "id, user_id, name, acked_seq, online, last_seen_at";
@@ -98,7 +109,9 @@ const OWN_EVENT_FILTER = `e.user_id = $1 AND e.seq > $2 AND (e.skip_device_id IS
 export const SQL = {
   lastSeq: "SELECT last_seq FROM store_meta WHERE id = 1",
   lockMeta: "SELECT last_seq, expiry_cursor FROM store_meta WHERE id = 1 FOR UPDATE",
-  setLastSeq: "UPDATE store_meta SET last_seq = $1 WHERE id = 1",
+  // $1 the seq, $2 the channel, $3 the seq as text: one round trip under the lock, not two.
+  setLastSeqAndNotify: `WITH meta AS (UPDATE store_meta SET last_seq = $1 WHERE id = 1)
+    SELECT pg_notify($2, $3)`,
   setExpiry: "UPDATE store_meta SET expiry_cursor = $1, room_horizon = $2 WHERE id = 1",
 
   insertUser: `INSERT INTO users (name, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4)
@@ -134,20 +147,23 @@ export const SQL = {
   deleteDevice: "DELETE FROM devices WHERE id = $1",
   devicePosition: "SELECT acked_seq FROM devices WHERE id = $1",
   moveDevice: "UPDATE devices SET acked_seq = GREATEST(acked_seq, $1), last_seen_at = $2 WHERE id = $3",
-  maxAcked: "SELECT max(acked_seq) AS top FROM devices WHERE user_id = $1",
   minAcked: "SELECT min(acked_seq) AS floor FROM devices WHERE user_id = $1",
   staleDevices: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE online = 0 AND last_seen_at < $1`,
   pruneInbox: "DELETE FROM inbox_events WHERE user_id = $1 AND seq <= $2",
   pruneMemberships: "DELETE FROM room_members WHERE user_id = $1 AND last_seq IS NOT NULL AND last_seq <= $2",
 
   findDuplicate: "SELECT id, created_at FROM messages WHERE sender_id = $1 AND cid = $2",
-  findRecipient: "SELECT id, undelivered FROM users WHERE lower(name) = lower($1) AND deleted_at IS NULL",
   insertReleased: `INSERT INTO messages (sender_id, sender_device_id, recipient_id, room_id, cid, text, status,
       created_at, released_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7, $7) RETURNING id`,
   insertPending: `INSERT INTO messages (sender_id, sender_device_id, recipient_id, room_id, cid, raw_text, status,
       created_at)
     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING id`,
+  // Functions of 2026_12_02_003: a direct send and an acknowledgement in one round trip each.
+  sendDirectMany: `SELECT * FROM parley_send_direct_many($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    AS (outcome TEXT, id BIGINT, created_at TEXT, recipient_id BIGINT, recipient TEXT, sender TEXT,
+        released BOOLEAN, copy BOOLEAN)`,
+  acknowledge: "SELECT seq, message_id, sender_id FROM parley_acknowledge($1, $2, $3, $4, $5)",
   addUndelivered: "UPDATE users SET undelivered = undelivered + $2 WHERE id = $1",
   pendingCount: "SELECT count(*) AS n FROM messages WHERE status = 'pending'",
   anyPending: "SELECT EXISTS (SELECT 1 FROM messages WHERE status = 'pending') AS any",
@@ -198,14 +214,6 @@ export const SQL = {
   roomEventCount: `SELECT count(*) AS n FROM room_events re LEFT JOIN messages m ON m.id = re.message_id
     WHERE ${ROOM_EVENT_FILTER}`,
 
-  newlyAcked: `SELECT m.id, m.status, m.delivered_at, m.sender_id, s.deleted_at IS NULL AS sender_live
-    FROM inbox_events e
-    JOIN messages m ON m.id = e.message_id
-    JOIN users s ON s.id = m.sender_id
-    WHERE e.user_id = $1 AND e.seq > $2 AND e.seq <= $3 AND e.kind = 'message' AND m.recipient_id = e.user_id
-    ORDER BY e.seq`,
-  deliver: "UPDATE messages SET status = 'delivered', delivered_at = $1 WHERE id = $2",
-  setDeliveredAt: "UPDATE messages SET delivered_at = $1 WHERE id = $2",
   readable: `SELECT id FROM messages
     WHERE sender_id = $1 AND recipient_id = $2 AND id <= $3 AND status IN ('sent', 'delivered')
     ORDER BY id`,

@@ -3,6 +3,10 @@
 // its own SAVEPOINT, so a refused write undoes only itself, and every promise settles only after
 // COMMIT returned: no caller acts on data that could still be rolled back. A node writes one
 // batch at a time, on one connection of the pool.
+//
+// A write that cannot fail on its own (one statement that refuses by its result, not by an
+// error) is queued with `savepoint: false`: two round trips fewer, and every round trip of a
+// batch is time the store_meta lock is held. Should it fail after all, its whole batch does.
 
 import type pg from "pg";
 import type { StoreLogger } from "../sqlite/write-queue.js";
@@ -23,8 +27,27 @@ export interface PgBatchHooks {
   afterRollback(): void;
 }
 
+export interface WriteOptions {
+  /**
+   * False for a write that cannot fail on its own: one statement that writes all or nothing, and
+   * a StoreError (a refusal) only when that statement wrote nothing.
+   */
+  readonly savepoint?: boolean;
+}
+
+/**
+ * Writes of one kind that run together: the consecutive ones of a batch become one call, one
+ * round trip for all of them. Like a write without a savepoint, it cannot fail on its own.
+ */
+export interface WriteGroup<I, T> {
+  /** One result per input, in order: a value, or a StoreError refusing that input, which wrote nothing. */
+  run(tx: pg.PoolClient, inputs: readonly I[]): Promise<Array<T | StoreError>>;
+}
+
 interface QueuedWrite {
   readonly run: (tx: pg.PoolClient) => Promise<unknown>;
+  readonly savepoint: boolean;
+  readonly group?: { readonly of: WriteGroup<unknown, unknown>; readonly input: unknown };
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -56,10 +79,31 @@ export class PgWriteQueue {
   }
 
   /** Queues a write; it runs in a later batch, after every write queued before it. */
-  enqueue<T>(run: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  enqueue<T>(run: (tx: pg.PoolClient) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      const savepoint = options.savepoint ?? true;
+      this.#queue.push({ run, savepoint, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Queues a write of a group; it runs with the writes of that group queued next to it. */
+  enqueueInGroup<I, T>(group: WriteGroup<I, T>, input: I): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({
+        // Alone, a group of one; #runBatch runs it with its neighbours.
+        run: async (tx) => {
+          const [result] = await group.run(tx, [input]);
+          if (result instanceof StoreError) throw result;
+          return result;
+        },
+        savepoint: false,
+        group: { of: group as WriteGroup<unknown, unknown>, input },
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -104,8 +148,34 @@ export class PgWriteQueue {
     try {
       await tx.query("BEGIN");
       await this.#hooks.begin(tx);
-      for (const write of batch) {
+      for (let index = 0; index < batch.length; index++) {
+        const write = batch[index]!;
+        if (write.group !== undefined) {
+          const group = write.group.of;
+          let end = index + 1;
+          while (end < batch.length && batch[end]!.group?.of === group) end += 1;
+          const inputs = batch.slice(index, end).map((member) => member.group!.input);
+          for (const result of await group.run(tx, inputs)) {
+            outcomes.push(
+              result instanceof StoreError ? { ok: false, error: result } : { ok: true, value: result },
+            );
+          }
+          index = end - 1;
+          continue;
+        }
         const forget = this.#hooks.mark();
+        if (!write.savepoint) {
+          try {
+            outcomes.push({ ok: true, value: await write.run(tx) });
+          } catch (error) {
+            // Only a refusal of the store's own leaves the transaction usable: the statement
+            // refused by its result and wrote nothing. An error of PostgreSQL's aborted it.
+            if (!(error instanceof StoreError)) throw error;
+            forget();
+            outcomes.push({ ok: false, error });
+          }
+          continue;
+        }
         await tx.query("SAVEPOINT w");
         try {
           outcomes.push({ ok: true, value: await write.run(tx) });
