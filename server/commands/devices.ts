@@ -9,7 +9,8 @@ export const devices: Command<"devices"> = {
     const records = await services.store.listDevices(currentSession(context).user.id);
     const list: DeviceEntry[] = records.map((record) => ({
       device: record.name,
-      online: services.sessions.isDeviceOnline(record.id),
+      // This node's own sessions from the registry: the store's row may lag a log-out by a write.
+      online: services.sessions.isDeviceOnline(record.id) || record.heldElsewhere,
       lastSeen: record.lastSeen,
     }));
     return { devices: list };

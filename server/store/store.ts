@@ -98,6 +98,11 @@ export interface DeviceRecord {
   readonly ackedSeq: number;
   readonly online: boolean;
   readonly lastSeen: string;
+  /**
+   * A session on another node holds this device (several nodes on one PostgreSQL database). Only
+   * listDevices reads it; elsewhere, and always on SQLite, false.
+   */
+  readonly heldElsewhere: boolean;
 }
 
 export interface AttachedDevice {

@@ -54,6 +54,16 @@ describe("presence, sessions and log-in throttling across nodes (integration, ch
 
     // A second device on node 2, then both gone: offline only with the last one.
     const laptop = await login(nodes[1]!, "ann", "laptop");
+    // Each node lists both devices online, not only the one it holds.
+    const devicesOnline = async (client: TestClient) =>
+      Object.fromEntries(
+        ((await client.ok("devices")).devices as Array<{ device: string; online: boolean }>).map((entry) => [
+          entry.device,
+          entry.online,
+        ]),
+      );
+    expect(await devicesOnline(laptop)).to.deep.equal({ laptop: true, default: true });
+    expect(await devicesOnline(ann)).to.deep.equal({ laptop: true, default: true });
     await ann.end();
     await laptop.roundtrip();
     expect(await onlineIn(cat, "ann")).to.equal(true);

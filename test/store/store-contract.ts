@@ -1245,6 +1245,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
           ["Laptop", true],
           ["main", true],
         ]);
+        // Held by this store's own sessions, not another node's.
+        expect((await store.listDevices(bob!.id)).map((d) => d.heldElsewhere)).to.deep.equal([false, false]);
       });
 
       // What resetPresence does to devices differs: a single node (SQLite) marks every device

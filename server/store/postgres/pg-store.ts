@@ -426,7 +426,7 @@ export class PgStore implements Store {
 
   listDevices(userId: number): Promise<DeviceRecord[]> {
     return this.#read(async () =>
-      (await rows<DeviceRow>(this.#pool, SQL.devicesByName, [userId])).map(toDeviceRecord),
+      (await rows<DeviceRow>(this.#pool, SQL.devicesByName, [userId, this.#nodeId])).map(toDeviceRecord),
     );
   }
 
@@ -1234,6 +1234,7 @@ function toDeviceRecord(row: DeviceRow): DeviceRecord {
     ackedSeq: row.acked_seq,
     online: row.online === 1,
     lastSeen: row.last_seen_at,
+    heldElsewhere: row.held_elsewhere === true,
   };
 }
 

@@ -24,6 +24,8 @@ export interface DeviceRow {
   readonly acked_seq: number;
   readonly online: number;
   readonly last_seen_at: string;
+  /** Only in devicesByName's rows. */
+  readonly held_elsewhere?: boolean;
 }
 
 export interface RoomRow {
@@ -138,7 +140,10 @@ export const SQL = {
 
   findDevice: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND lower(name) = lower($2)`,
   devicesByLogin: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY last_login_at, id`,
-  devicesByName: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY lower(name), id`,
+  // $1 user, $2 this node.
+  devicesByName: `SELECT ${DEVICE_COLUMNS},
+      EXISTS (SELECT 1 FROM device_sessions s WHERE s.device_id = devices.id AND s.node_id <> $2) AS held_elsewhere
+    FROM devices WHERE user_id = $1 ORDER BY lower(name), id`,
   deviceCount: "SELECT count(*) AS n FROM devices WHERE user_id = $1",
   insertDevice: `INSERT INTO devices (user_id, name, acked_seq, online, created_at, last_login_at, last_seen_at)
     VALUES ($1, $2, $3, 1, $4, $4, $4) RETURNING id`,

@@ -1044,5 +1044,6 @@ function toDeviceRecord(row: DeviceRow): DeviceRecord {
     ackedSeq: row.acked_seq,
     online: row.online === 1,
     lastSeen: row.last_seen_at,
+    heldElsewhere: false,
   };
 }
