@@ -210,7 +210,8 @@ async function main(): Promise<number> {
   );
   ctx.note(
     `the server runs with its defaults (embedded normalizer, ${databases.backend === "sqlite" ? "WAL + synchronous=FULL" : `PostgreSQL ${databases.describe()}, a fresh database per scenario`}, log level info: its 'listening' line is at info) plus --send-rate 0 ` +
-      "(the per-user rate limit is not what is measured), --max-pending for the backlog, and --scrypt-cost 1024 for the connections storm and the pairs of live and latency",
+      "(the per-user rate limit is not what is measured), --max-pending for the backlog, --scrypt-cost 1024 for the connections storm and the pairs of live and latency, " +
+      "and for those pairs --login-failures-per-address 100000 (on PostgreSQL log-ins in flight count against it)",
   );
   ctx.note(
     "the connections scenario spreads its clients over source addresses 127.1x.y.z, 100 per address, " +
