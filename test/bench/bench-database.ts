@@ -35,6 +35,8 @@ export interface BenchDatabase {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
   /** pids of the PostgreSQL backends serving this database (not this reader's own); [] on SQLite. */
   backendPids(): Promise<number[]>;
+  /** pid of this reader's own PostgreSQL backend, once it has connected; undefined on SQLite. */
+  readerPid(): Promise<number | undefined>;
 }
 
 /** Where the bench's databases come from: a temporary folder, or a PostgreSQL server. */
@@ -150,6 +152,10 @@ class SqliteBenchDatabase implements BenchDatabase {
     return Promise.resolve([]);
   }
 
+  readerPid(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   // Read-only, beside the server, opened per read: WAL lets a reader in while it writes, and a
   // reader left open would hold the WAL back from checkpoints.
   #read<T>(body: (db: Database.Database) => T): T {
@@ -165,6 +171,7 @@ class SqliteBenchDatabase implements BenchDatabase {
 class PgBenchDatabase implements BenchDatabase {
   readonly backend = "postgres";
   #client: Promise<pg.Client> | undefined;
+  #readerPid: number | undefined;
 
   constructor(
     readonly location: string,
@@ -201,9 +208,15 @@ class PgBenchDatabase implements BenchDatabase {
     return rows.map((row) => row.pid);
   }
 
+  async readerPid(): Promise<number | undefined> {
+    this.#readerPid ??= (await this.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"))[0]!.pid;
+    return this.#readerPid;
+  }
+
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
+    this.#readerPid = undefined;
     if (client !== undefined) await (await client).end();
   }
 }

@@ -72,7 +72,12 @@ async function cpuGroups(
     groups.push(["PostgreSQL WAL writer, checkpointer, bgwriter (whole cluster)", () => background]);
   }
   groups.push([`load generators (${workers.length})`, () => workers.map((w) => w.pid)]);
-  groups.push(["the bench process (queue sampling)", () => [process.pid]]);
+  // The queue sampler's reads: in this process on SQLite, in a backend of their own on PostgreSQL.
+  const reader = await db.readerPid();
+  groups.push([
+    "the bench's queue sampling (its process and database connection)",
+    () => (reader === undefined ? [process.pid] : [process.pid, reader]),
+  ]);
   return groups;
 }
 
