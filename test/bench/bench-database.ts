@@ -35,6 +35,12 @@ export interface BenchDatabase {
   query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]>;
   /** pids of the PostgreSQL backends serving this database (not this reader's own); [] on SQLite. */
   backendPids(): Promise<number[]>;
+  /**
+   * What each PostgreSQL backend serving this database is doing now (not this reader): "idle",
+   * "on CPU", a wait event such as "Lock: transactionid" or "IO: WALSync", or "in a transaction,
+   * waiting for its node"; [] on SQLite.
+   */
+  backendStates(): Promise<string[]>;
   /** pid of this reader's own PostgreSQL backend, once it has connected; undefined on SQLite. */
   readerPid(): Promise<number | undefined>;
 }
@@ -156,6 +162,10 @@ class SqliteBenchDatabase implements BenchDatabase {
     return Promise.resolve(undefined);
   }
 
+  backendStates(): Promise<string[]> {
+    return Promise.resolve([]);
+  }
+
   // Read-only, beside the server, opened per read: WAL lets a reader in while it writes, and a
   // reader left open would hold the WAL back from checkpoints.
   #read<T>(body: (db: Database.Database) => T): T {
@@ -206,6 +216,18 @@ class PgBenchDatabase implements BenchDatabase {
       "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
     );
     return rows.map((row) => row.pid);
+  }
+
+  async backendStates(): Promise<string[]> {
+    const rows = await this.query<{ state: string | null; type: string | null; event: string | null }>(
+      `SELECT state, wait_event_type AS type, wait_event AS event FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+    );
+    return rows.map((row) => {
+      if (row.state === "idle") return "idle";
+      if (row.state === "idle in transaction") return "in a transaction, waiting for its node";
+      return row.type === null ? "on CPU" : `${row.type}: ${row.event}`;
+    });
   }
 
   async readerPid(): Promise<number | undefined> {

@@ -41,6 +41,8 @@ interface Merged {
   readonly serverCpuSeconds: number;
   readonly maxAwaitingNormalization: number;
   readonly maxInInboxes: number;
+  /** What the PostgreSQL backends were doing, sampled; undefined on SQLite. */
+  readonly backendStates: string | undefined;
   /** CPU time by process group over the run, beside the machine's. */
   readonly cpu: CpuSpent;
 }
@@ -153,6 +155,7 @@ async function runPairs(
     serverCpuSeconds: stats.cpuSeconds - cpuBefore.cpuSeconds,
     maxAwaitingNormalization: queues.maxPending,
     maxInInboxes: queues.maxEvents,
+    backendStates: queues.describeBackends(),
     cpu,
   };
 }
@@ -164,16 +167,38 @@ async function runPairs(
 class QueueSampler {
   maxPending = 0;
   maxEvents = 0;
+  /** On PostgreSQL, how many times a backend of the database was seen in each state. */
+  readonly backendStates = new Map<string, number>();
+  #samples = 0;
   readonly #timer: NodeJS.Timeout;
   #sampling: Promise<void> = Promise.resolve();
 
   constructor(db: BenchDatabase) {
     this.#timer = setInterval(() => {
       this.#sampling = this.#sampling.then(async () => {
+        this.#samples++;
+        for (const state of await db.backendStates()) {
+          this.backendStates.set(state, (this.backendStates.get(state) ?? 0) + 1);
+        }
         this.maxPending = Math.max(this.maxPending, await db.pendingMessages());
         this.maxEvents = Math.max(this.maxEvents, await db.eventsWaiting());
       });
     }, QUEUE_SAMPLE_MS);
+  }
+
+  /**
+   * "Lock: transactionid 1.4, on CPU 0.3, …": how many backends were in each state on average
+   * (idle pool connections left out), most first. One transaction at a time holding the lock
+   * and the others waiting on it is what several writers on one database look like.
+   */
+  describeBackends(): string | undefined {
+    if (this.#samples === 0 || this.backendStates.size === 0) return undefined;
+    const busy = [...this.backendStates].filter(([state]) => state !== "idle");
+    if (busy.length === 0) return "all idle";
+    return busy
+      .sort((a, b) => b[1] - a[1])
+      .map(([state, n]) => `${state} ${(n / this.#samples).toFixed(2)}`)
+      .join(", ");
   }
 
   async stop(): Promise<void> {
@@ -203,6 +228,11 @@ function cpuRows(ctx: BenchContext, scenario: string, merged: Merged): void {
     `${scenario}: at most ${merged.maxAwaitingNormalization} stored messages were awaiting normalization ` +
       `and ${merged.maxInInboxes} events waited past their device's position (sampled every ${QUEUE_SAMPLE_MS} ms)`,
   );
+  if (merged.backendStates !== undefined) {
+    ctx.note(
+      `${scenario}: the PostgreSQL backends serving the nodes, sampled every ${QUEUE_SAMPLE_MS} ms, were on average: ${merged.backendStates} (idle ones left out)`,
+    );
+  }
   cpuShareRows(ctx, scenario, merged.cpu);
 }
 
