@@ -207,16 +207,15 @@ export class BenchContext {
     body: (servers: ParleyServerProcess[]) => Promise<T>,
   ): Promise<T> {
     const index = ++this.#servers;
+    // "live postgres/2" names a folder too.
+    const folderName = scenario.replace(/\W+/g, "-");
     const servers: ParleyServerProcess[] = [];
     const profileDirs: string[] = [];
     try {
       for (let node = 1; node <= count; node++) {
         const profileDir =
           this.profileDir !== undefined && options.profile !== false
-            ? path.join(
-                this.profileDir,
-                count === 1 ? `${scenario}-${index}` : `${scenario}-${index}-node${node}`,
-              )
+            ? path.join(this.profileDir, `${folderName}-${index}${count === 1 ? "" : `-node${node}`}`)
             : undefined;
         if (profileDir !== undefined) profileDirs.push(profileDir);
         servers.push(
