@@ -16,7 +16,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BenchContext, FULL, QUICK } from "./bench-context.js";
 import { BenchDatabases } from "./bench-database.js";
-import { killAll } from "./processes.js";
+import { killAll, onInterrupt } from "./processes.js";
 import { formatSummary, summarizeProfile } from "./profile-summary.js";
 import {
   formatComparison,
@@ -197,6 +197,16 @@ async function main(): Promise<number> {
           { databases: new BenchDatabases(undefined), nodes: 1, scenario: "live sqlite/1" },
           ...nodeCounts.map((nodes) => ({ databases, nodes, scenario: `live postgres/${nodes}` })),
         ];
+  // A long run stopped with Ctrl-C still shows what it measured so far.
+  onInterrupt(async () => {
+    const sideBySide = liveSetups.filter((setup) => ctx.rows.some((row) => row.scenario === setup.scenario));
+    process.stdout.write(`\ninterrupted; the figures so far:\n\n${formatTable(ctx.rows)}\n`);
+    if (sideBySide.length > 0) {
+      const columns = sideBySide.map((setup) => setup.scenario);
+      process.stdout.write(`\n${formatSideBySide(ctx.rows, columns)}\n`);
+    }
+    process.stdout.write(`\nnotes:\n${ctx.notes.map((note) => `- ${note}`).join("\n")}\n`);
+  });
   const machine = machineInfo(tempDir);
   const startedAt = new Date();
   process.stdout.write(`${formatMachine(machine)}\n`);
