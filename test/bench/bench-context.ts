@@ -1,8 +1,9 @@
-// What every scenario gets: its sizes (full or --quick), a temporary folder, the machine
-// limits measured so far, and a way to add rows and notes.
+// What every scenario gets: its sizes (full or --quick), a temporary folder, fresh databases
+// (SQLite or PostgreSQL), the machine limits measured so far, and a way to add rows and notes.
 
 import fs from "node:fs";
 import path from "node:path";
+import type { BenchDatabase, BenchDatabases } from "./bench-database.js";
 import {
   type Bound,
   type Cell,
@@ -70,13 +71,17 @@ export const QUICK: Sizes = {
   limits: { seconds: 0.4, echoLines: 50_000, idleSockets: 300, httpRequests: 1000 },
   restart: { messages: 20_000, users: 100, runs: 3 },
   room: { members: 100, online: 10, senders: 2, messages: 20, window: 64, textBytes: 100 },
-  deadlineMs: 90_000,
+  // Small sizes, but PostgreSQL on a loaded 2-core machine stores a backlog at under 100 msgs/s.
+  deadlineMs: 180_000,
 };
 
 /** The machine limits of the limits scenario, filled in when it has run. */
 export interface Limits {
   fsyncCommitsPerSec?: number;
   batchedRowsPerSec?: number;
+  /** The same two through PostgreSQL (with --db). */
+  pgCommitsPerSec?: number;
+  pgBatchedRowsPerSec?: number;
   echoLinesPerSec?: number;
   httpEchoPerSec?: number;
   httpBatchEchoPerSec?: number;
@@ -95,6 +100,7 @@ export class BenchContext {
   /** The --peers comparison: one entry per compared figure, filled in by each system's run. */
   readonly comparison: ComparedFigure[] = [];
   #servers = 0;
+  #databases = 0;
 
   constructor(
     readonly sizes: Sizes,
@@ -103,9 +109,21 @@ export class BenchContext {
     readonly generators: number,
     /** Where server CPU profiles go; undefined: no profiling. */
     readonly profileDir: string | undefined,
+    /** Where the servers' databases come from: SQLite files, or PostgreSQL (--db). */
+    readonly databases: BenchDatabases,
     /** Parley's clients ack every event with its own frame (as the peers' consumers do). */
     readonly ackEach = false,
   ) {}
+
+  /** "sqlite" or "postgres": what the servers store in. */
+  get backend(): BenchDatabases["backend"] {
+    return this.databases.backend;
+  }
+
+  /** The store's name for the "bounded by" column: "SQLite" or "PostgreSQL". */
+  get storeLabel(): string {
+    return this.backend === "sqlite" ? "SQLite" : "PostgreSQL";
+  }
 
   /** A fresh folder for one scenario's files. */
   folder(name: string): string {
@@ -144,35 +162,84 @@ export class BenchContext {
     return value === undefined ? undefined : { label, value, unit };
   }
 
+  /** The commit time of `backend` (default: this run's) as the floor of a latency. */
+  commitBound(backend: BenchDatabases["backend"] = this.backend): Bound | undefined {
+    const rate = backend === "sqlite" ? this.limits.fsyncCommitsPerSec : this.limits.pgCommitsPerSec;
+    const label = backend === "sqlite" ? "SQLite fsync" : "PostgreSQL commit";
+    return this.bound(label, rate === undefined ? undefined : 1000 / rate, "ms/commit");
+  }
+
+  /** The rows per second `backend` (default: this run's) stores in commits of 100. */
+  rowsBound(backend: BenchDatabases["backend"] = this.backend): Bound | undefined {
+    return backend === "sqlite"
+      ? this.bound("SQLite 100 rows/commit", this.limits.batchedRowsPerSec, "rows/s")
+      : this.bound("PostgreSQL 100 rows/commit", this.limits.pgBatchedRowsPerSec, "rows/s");
+  }
+
+  /** Runs `body` with a fresh database (a PostgreSQL one is dropped afterwards, whatever happens). */
+  withDatabase<T>(scenario: string, body: (db: BenchDatabase) => Promise<T>): Promise<T> {
+    return this.databases.with(this.folder(`${scenario}-db${++this.#databases}`), body);
+  }
+
   /**
-   * Runs `body` with the server started on a fresh database in the scenario's folder, and
+   * Runs `body` with the server started on `options.db`, or on a fresh database of its own, and
    * always stops it (SIGTERM, so a CPU profile is written when profiling).
    */
   async withServer<T>(
     scenario: string,
-    options: Omit<ServerOptions, "dbPath" | "cpuProfileDir"> & { profile?: boolean; dbPath?: string },
-    body: (server: ParleyServerProcess) => Promise<T>,
+    options: Omit<ServerOptions, "dbPath" | "cpuProfileDir"> & { profile?: boolean; db?: BenchDatabase },
+    body: (server: ParleyServerProcess, db: BenchDatabase) => Promise<T>,
+  ): Promise<T> {
+    const run = (db: BenchDatabase) =>
+      this.withNodes(scenario, db, 1, options, (servers) => body(servers[0]!, db));
+    return options.db === undefined ? this.withDatabase(scenario, run) : run(options.db);
+  }
+
+  /**
+   * Runs `body` with `count` server processes on one database (several only on PostgreSQL),
+   * started one after the other (the first creates the schema), each profiled when profiling,
+   * and always stops them all.
+   */
+  async withNodes<T>(
+    scenario: string,
+    db: BenchDatabase,
+    count: number,
+    options: Omit<ServerOptions, "dbPath" | "cpuProfileDir"> & { profile?: boolean },
+    body: (servers: ParleyServerProcess[]) => Promise<T>,
   ): Promise<T> {
     const index = ++this.#servers;
-    const dbPath = options.dbPath ?? path.join(this.folder(`${scenario}-${index}`), "parley.db");
-    const profileDir =
-      this.profileDir !== undefined && options.profile !== false
-        ? path.join(this.profileDir, `${scenario}-${index}`)
-        : undefined;
-    const server = await startServer({ dbPath, args: options.args ?? [], cpuProfileDir: profileDir });
+    // "live postgres/2" names a folder too.
+    const folderName = scenario.replace(/\W+/g, "-");
+    const servers: ParleyServerProcess[] = [];
+    const profileDirs: string[] = [];
     try {
-      return await body(server);
-    } finally {
-      const code = await server.stop();
-      if (code !== 0) this.note(`${scenario}: the server exited with ${code} on SIGTERM`);
-      for (const line of server.problems) this.note(`${scenario}: the server logged ${line}`);
-      const unusual = [...server.closeReasons].filter(([reason]) => !EXPECTED_CLOSE_REASONS.has(reason));
-      if (unusual.length > 0) {
-        const list = unusual.map(([reason, count]) => `${count} × ${reason}`).join(", ");
-        this.note(`${scenario}: the server closed connections: ${list}`);
+      for (let node = 1; node <= count; node++) {
+        const profileDir =
+          this.profileDir !== undefined && options.profile !== false
+            ? path.join(this.profileDir, `${folderName}-${index}${count === 1 ? "" : `-node${node}`}`)
+            : undefined;
+        if (profileDir !== undefined) profileDirs.push(profileDir);
+        servers.push(
+          await startServer({ dbPath: db.location, args: options.args ?? [], cpuProfileDir: profileDir }),
+        );
       }
-      if (profileDir !== undefined) {
-        for (const file of profilesIn(profileDir)) this.profiles.push({ scenario, file });
+      return await body(servers);
+    } finally {
+      const codes = await Promise.all(servers.map((server) => server.stop()));
+      for (const [node, server] of servers.entries()) {
+        const who = count === 1 ? `${scenario}: the server` : `${scenario}: node ${node + 1}`;
+        if (codes[node] !== 0) this.note(`${who} exited with ${codes[node]} on SIGTERM`);
+        for (const line of server.problems) this.note(`${who} logged ${line}`);
+        const unusual = [...server.closeReasons].filter(([reason]) => !EXPECTED_CLOSE_REASONS.has(reason));
+        if (unusual.length > 0) {
+          const list = unusual.map(([reason, n]) => `${n} × ${reason}`).join(", ");
+          this.note(`${who} closed connections: ${list}`);
+        }
+      }
+      const label = (dir: string) =>
+        count === 1 ? scenario : `${scenario}, node ${profileDirs.indexOf(dir) + 1} of ${count}`;
+      for (const dir of profileDirs) {
+        for (const file of profilesIn(dir)) this.profiles.push({ scenario: label(dir), file });
       }
     }
   }

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench`: Parley's throughput, latency and memory beside this machine's limits.
-// Starts the built server as its own process on fresh databases in a temporary folder, drives
-// it over loopback with the real protocol from load-generator processes, and prints a table.
+// Starts the built server as its own process on fresh databases (SQLite files in a temporary
+// folder, or PostgreSQL databases with --db), drives it over loopback with the real protocol
+// from load-generator processes, and prints a table.
 //
 //   node dist/test/bench/bench.js [--quick] [--scenario NAME[,NAME…]] [--json FILE]
+//                                 [--db postgres://…] [--nodes N[,N…]]
 //                                 [--cpu-prof] [--profile-dir DIR] [--generators N] [--tmp DIR] [--keep]
 //                                 [--peers] [--ack-each]
 
@@ -13,13 +15,21 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BenchContext, FULL, QUICK } from "./bench-context.js";
-import { killAll } from "./processes.js";
+import { BenchDatabases } from "./bench-database.js";
+import { killAll, onInterrupt } from "./processes.js";
 import { formatSummary, summarizeProfile } from "./profile-summary.js";
-import { formatComparison, formatMachine, formatTable, type MachineInfo, type Report } from "./report.js";
+import {
+  formatComparison,
+  formatMachine,
+  formatSideBySide,
+  formatTable,
+  type MachineInfo,
+  type Report,
+} from "./report.js";
 import { backlogScenario } from "./scenarios/backlog.js";
 import { connectionsScenario } from "./scenarios/connections.js";
 import { limitsScenario } from "./scenarios/limits.js";
-import { latencyScenario, liveScenario } from "./scenarios/live.js";
+import { type LiveSetup, latencyScenario, liveScenario } from "./scenarios/live.js";
 import { normalizerScenario } from "./scenarios/normalizer.js";
 import { backlogPeersScenario, livePeersScenario, peerNotes } from "./scenarios/peers.js";
 import { restartScenario } from "./scenarios/restart.js";
@@ -51,7 +61,16 @@ const USAGE = `Usage: node dist/test/bench/bench.js [options]
   --scenario NAMES      run only these (comma-separated): ${SCENARIOS.map(([name]) => name).join(", ")}
                         (without "limits", the "bounded by" column stays empty)
   --json FILE           also write the results as JSON
-  --cpu-prof            profile the server (node --cpu-prof) and summarise each profile
+  --db postgres://USER@HOST:PORT/DB
+                        run every scenario with the server on PostgreSQL: each gets a fresh database
+                        created beside DB (parley_bench_<pid>_<n>) and dropped afterwards, also on
+                        failure or Ctrl-C; without --db, SQLite files in the temp folder
+  --nodes N[,N…]        with --db: run live on one SQLite node, then on PostgreSQL with N server
+                        processes on one database for each N (clients log in to the nodes round-robin,
+                        so messages cross nodes), and print them side by side with where the CPU went
+                        (nodes, PostgreSQL backends, load generators, the rest of the machine);
+                        e.g. --db postgres://postgres@127.0.0.1:5432/postgres --nodes 1,2,3 --scenario live
+  --cpu-prof            profile the server, every node of it (node --cpu-prof), and summarise each profile
   --profile-dir DIR     where the profiles go (default: a new folder under the temp folder)
   --generators N        load-generator processes for live and latency (default: 1 on 2 cores or fewer, else 2)
   --tmp DIR             where the temporary databases go (default: the system's temp folder)
@@ -110,6 +129,8 @@ async function main(): Promise<number> {
       keep: { type: "boolean" },
       peers: { type: "boolean" },
       "ack-each": { type: "boolean" },
+      db: { type: "string" },
+      nodes: { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -142,6 +163,20 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  if (values.db !== undefined && !/^postgres(?:ql)?:\/\//.test(values.db)) {
+    process.stderr.write("bench: --db takes a postgres://USER@HOST:PORT/DB URL (SQLite is the default)\n");
+    return 2;
+  }
+  const nodeCounts = values.nodes === undefined ? [] : values.nodes.split(",").map((n) => Number(n.trim()));
+  if (nodeCounts.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write("bench: --nodes takes positive whole numbers, e.g. 1,2,3\n");
+    return 2;
+  }
+  if (nodeCounts.length > 0 && values.db === undefined) {
+    process.stderr.write("bench: --nodes needs --db: several nodes share one PostgreSQL database\n");
+    return 2;
+  }
+
   const quick = values.quick === true;
   const tempRoot = values.tmp ?? os.tmpdir();
   fs.mkdirSync(tempRoot, { recursive: true });
@@ -151,18 +186,42 @@ async function main(): Promise<number> {
     : undefined;
   const sizes = quick ? QUICK : FULL;
   const ackEach = peers || values["ack-each"] === true;
-  const ctx = new BenchContext(sizes, quick, tempDir, generators, profileDir, ackEach);
+  const databases = new BenchDatabases(values.db);
+  const ctx = new BenchContext(sizes, quick, tempDir, generators, profileDir, databases, ackEach);
+  // With --nodes, live runs once per setup: SQLite on one node (the default store), then
+  // PostgreSQL on each number of nodes.
+  const liveSetups: LiveSetup[] =
+    nodeCounts.length === 0
+      ? []
+      : [
+          { databases: new BenchDatabases(undefined), nodes: 1, scenario: "live sqlite/1" },
+          ...nodeCounts.map((nodes) => ({ databases, nodes, scenario: `live postgres/${nodes}` })),
+        ];
+  // A long run stopped with Ctrl-C still shows what it measured so far.
+  onInterrupt(async () => {
+    const sideBySide = liveSetups.filter((setup) => ctx.rows.some((row) => row.scenario === setup.scenario));
+    process.stdout.write(`\ninterrupted; the figures so far:\n\n${formatTable(ctx.rows)}\n`);
+    if (sideBySide.length > 0) {
+      const columns = sideBySide.map((setup) => setup.scenario);
+      process.stdout.write(`\n${formatSideBySide(ctx.rows, columns)}\n`);
+    }
+    process.stdout.write(`\nnotes:\n${ctx.notes.map((note) => `- ${note}`).join("\n")}\n`);
+  });
   const machine = machineInfo(tempDir);
   const startedAt = new Date();
   process.stdout.write(`${formatMachine(machine)}\n`);
-  process.stdout.write(`${quick ? "quick" : "full"} run: ${wanted.join(", ")}; temp folder ${tempDir}\n`);
+  process.stdout.write(
+    `${quick ? "quick" : "full"} run: ${wanted.join(", ")}; store ${databases.describe()}` +
+      `${liveSetups.length > 0 ? `, live on ${liveSetups.map((setup) => setup.scenario.slice(5)).join(", ")}` : ""}; temp folder ${tempDir}\n`,
+  );
 
   ctx.note(
     `the server and the load generators (${generators} process(es) for live/latency, ${sizes.connections.processes} for connections) share this machine's ${cores} cores`,
   );
   ctx.note(
-    "the server runs with its defaults (embedded normalizer, WAL + synchronous=FULL, log level info: its 'listening' line is at info) plus --send-rate 0 " +
-      "(the per-user rate limit is not what is measured), --max-pending for the backlog, and --scrypt-cost 1024 for the connections storm",
+    `the server runs with its defaults (embedded normalizer, ${databases.backend === "sqlite" ? "WAL + synchronous=FULL" : `PostgreSQL ${databases.describe()}, a fresh database per scenario`}, log level info: its 'listening' line is at info) plus --send-rate 0 ` +
+      "(the per-user rate limit is not what is measured), --max-pending for the backlog, --scrypt-cost 1024 for the connections storm and the pairs of live and latency, " +
+      "and for those pairs --login-failures-per-address 100000 (on PostgreSQL log-ins in flight count against it)",
   );
   ctx.note(
     "the connections scenario spreads its clients over source addresses 127.1x.y.z, 100 per address, " +
@@ -181,17 +240,25 @@ async function main(): Promise<number> {
   const failures: Array<{ scenario: string; error: string }> = [];
   for (const [name, run] of SCENARIOS) {
     if (!wanted.includes(name)) continue;
-    const started = performance.now();
-    process.stderr.write(`bench: ${name}…\n`);
-    try {
-      await withDeadline(sizes.deadlineMs, run(ctx));
-      process.stderr.write(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      failures.push({ scenario: name, error: message });
-      process.stderr.write(`bench: ${name} FAILED: ${message}\n`);
-      // Whatever the scenario left running goes now, so the next one starts clean.
-      killAll();
+    const runs: Array<readonly [string, () => Promise<void>]> =
+      name === "live" && liveSetups.length > 0
+        ? liveSetups.map((setup) => [setup.scenario, () => liveScenario(ctx, setup)] as const)
+        : [[name, () => run(ctx)]];
+    for (const [label, body] of runs) {
+      const started = performance.now();
+      process.stderr.write(`bench: ${label}…\n`);
+      try {
+        await withDeadline(sizes.deadlineMs, body());
+        process.stderr.write(
+          `bench: ${label} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        );
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ scenario: label, error: message });
+        process.stderr.write(`bench: ${label} FAILED: ${message}\n`);
+        // Whatever the scenario left running goes now, so the next one starts clean.
+        killAll();
+      }
     }
     const peersRun = PEER_SCENARIOS.get(name);
     if (peers && peersRun !== undefined) {
@@ -220,6 +287,10 @@ async function main(): Promise<number> {
   process.stdout.write(
     `\n${formatTable(ctx.rows)}\n\nnotes:\n${ctx.notes.map((note) => `- ${note}`).join("\n")}\n`,
   );
+  if (liveSetups.length > 0) {
+    const columns = liveSetups.map((setup) => setup.scenario);
+    process.stdout.write(`\nlive, side by side (store/nodes):\n\n${formatSideBySide(ctx.rows, columns)}\n`);
+  }
   if (peers) process.stdout.write(`\nParley beside the brokers:\n\n${formatComparison(ctx.comparison)}\n`);
   process.stdout.write(`\ntotal ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s\n`);
   for (const failure of failures) process.stdout.write(`FAILED ${failure.scenario}: ${failure.error}\n`);
@@ -229,6 +300,8 @@ async function main(): Promise<number> {
     process.stdout.write(`\nserver CPU profile, ${profile.scenario}:\n`);
     process.stdout.write(`${formatSummary(summarizeProfile(profile.file, PROFILED_TOP))}\n`);
   }
+  // Each database is dropped when its scenario ends; this catches any a failure left behind.
+  await databases.dropAll();
   if (values.keep) process.stdout.write(`kept ${tempDir}\n`);
   else fs.rmSync(tempDir, { recursive: true, force: true });
   return failures.length === 0 ? 0 : 1;

@@ -5,7 +5,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 
 const running = new Set<ChildProcess>();
+const interruptCleanups: Array<() => Promise<void>> = [];
 let installed = false;
+/** How long Ctrl-C waits for the cleanups (dropping PostgreSQL databases) before it exits anyway. */
+const INTERRUPT_CLEANUP_MS = 10_000;
 
 export function killAll(): void {
   for (const child of running) {
@@ -21,9 +24,18 @@ function install(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       killAll();
-      process.exit(130);
+      const deadline = new Promise((resolve) => setTimeout(resolve, INTERRUPT_CLEANUP_MS).unref());
+      void Promise.race([Promise.allSettled(interruptCleanups.map((cleanup) => cleanup())), deadline]).then(
+        () => process.exit(130),
+      );
     });
   }
+}
+
+/** Runs `cleanup` on Ctrl-C (or SIGTERM), after the children are killed and before the bench exits. */
+export function onInterrupt(cleanup: () => Promise<void>): void {
+  install();
+  interruptCleanups.push(cleanup);
 }
 
 /** Resolves with the exit code (or signal name) once `child` has ended. */

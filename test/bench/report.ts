@@ -193,3 +193,37 @@ export function formatComparison(rows: readonly ComparedFigure[]): string {
   const rule = `|${widths.map((width, column) => (numeric(column) ? `${"-".repeat(width + 1)}:` : "-".repeat(width + 2))).join("|")}|`;
   return [line(header), rule, ...cells.map(line)].join("\n");
 }
+
+/**
+ * One row per figure, one column per scenario label (e.g. "live sqlite/1", "live postgres/2"):
+ * the same scenario on different setups, side by side. A figure a setup has not got is blank.
+ */
+export function formatSideBySide(rows: readonly Row[], scenarios: readonly string[]): string {
+  const values = new Map<string, string>();
+  const perScenario = new Map<string, string[]>(scenarios.map((scenario) => [scenario, []]));
+  for (const row of rows) {
+    const own = perScenario.get(row.scenario);
+    if (own === undefined) continue;
+    own.push(row.figure);
+    values.set(`${row.scenario}\n${row.figure}`, `${formatNumber(row.value)} ${row.unit}`);
+  }
+  // In the order of the setup with the most figures, then any the others add.
+  const lists = [...perScenario.values()].sort((a, b) => b.length - a.length);
+  const figures = [...new Set(lists.flat())];
+  const header = ["figure", ...scenarios];
+  const cells = figures.map((figure) => [
+    figure,
+    ...scenarios.map((scenario) => values.get(`${scenario}\n${figure}`) ?? ""),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...cells.map((line) => [...line[column]!].length)),
+  );
+  const pad = (text: string, width: number, right: boolean) => {
+    const fill = " ".repeat(Math.max(0, width - [...text].length));
+    return right ? fill + text : text + fill;
+  };
+  const line = (texts: readonly string[]) =>
+    `| ${texts.map((text, column) => pad(text, widths[column]!, column > 0)).join(" | ")} |`;
+  const rule = `|${widths.map((width, column) => (column > 0 ? `${"-".repeat(width + 1)}:` : "-".repeat(width + 2))).join("|")}|`;
+  return [line(header), rule, ...cells.map(line)].join("\n");
+}

@@ -76,6 +76,9 @@ export async function sendBacklog(params: BacklogSendParams): Promise<BacklogSen
         if (sent === params.messages) {
           endMs = epochMs();
           finish();
+        } else if (sender.isClosed) {
+          // Each further send would fail at once, and refilling from here would recurse.
+          finish();
         } else {
           fill();
         }

@@ -18,6 +18,9 @@ export interface PairSpec {
   readonly receiver: string;
   /** Where, within one pacing interval, this pair's sends fall (0 ≤ phase < 1): spreads load. */
   readonly phase: number;
+  /** The node each one logs in to, when not the setup's port (several nodes). */
+  readonly senderPort?: number;
+  readonly receiverPort?: number;
 }
 
 export interface PairsSetupParams {
@@ -70,8 +73,8 @@ export class PairsGenerator {
     const made = await Promise.all(
       params.pairs.map(async (spec) => {
         const [sender, receiver] = await Promise.all([
-          connectAndLogin(params.port, spec.sender),
-          connectAndLogin(params.port, spec.receiver),
+          connectAndLogin(spec.senderPort ?? params.port, spec.sender),
+          connectAndLogin(spec.receiverPort ?? params.port, spec.receiver),
         ]);
         return { spec, sender, receiver };
       }),

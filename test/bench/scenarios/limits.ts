@@ -1,5 +1,6 @@
 // The machine's own limits, measured in the same run, that the server's figures are read
-// against: the disk's fsync rate through better-sqlite3 with Parley's pragmas, what plain Node
+// against: the disk's fsync rate through better-sqlite3 with Parley's pragmas (and, with --db,
+// PostgreSQL's commit rate through pg on a database of the bench's), what plain Node
 // does with newline JSON and HTTP over loopback, what an idle socket costs a plain Node
 // server, what scrypt costs, and how long node takes to start.
 
@@ -17,6 +18,7 @@ const S = "limits";
 
 export async function limitsScenario(ctx: BenchContext): Promise<void> {
   sqliteLimits(ctx);
+  if (ctx.backend === "postgres") await postgresLimits(ctx);
   await scryptLimits(ctx);
   await loopbackLimits(ctx);
   await nodeStartLimit(ctx);
@@ -62,6 +64,44 @@ function sqliteLimits(ctx: BenchContext): void {
   } finally {
     db.close();
   }
+}
+
+/** As sqliteLimits, through pg, one connection: what a commit costs the server's store at best. */
+async function postgresLimits(ctx: BenchContext): Promise<void> {
+  await ctx.withDatabase(S, async (db) => {
+    await db.query(
+      "CREATE TABLE t (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a TEXT NOT NULL, b INTEGER NOT NULL)",
+    );
+    const text = "x".repeat(100);
+    const timeBoxedAsync = async (body: () => Promise<unknown>) => {
+      const start = performance.now();
+      const end = start + ctx.sizes.limits.seconds * 1000;
+      let count = 0;
+      do {
+        await body();
+        count++;
+      } while (performance.now() < end);
+      return { count, ms: performance.now() - start };
+    };
+    const single = await timeBoxedAsync(() => db.query("INSERT INTO t (a, b) VALUES ($1, 1)", [text]));
+    ctx.limits.pgCommitsPerSec = perSecond(single.count, single.ms);
+    ctx.row(
+      S,
+      "PostgreSQL commits/s, 1 row per commit (one connection, the cluster's settings)",
+      ctx.limits.pgCommitsPerSec,
+      "commits/s",
+    );
+    ctx.row(S, "PostgreSQL time per commit (round trip included)", single.ms / single.count, "ms");
+    const values = Array.from({ length: 100 }, (_, i) => `($1, ${i})`).join(", ");
+    const batched = await timeBoxedAsync(() => db.query(`INSERT INTO t (a, b) VALUES ${values}`, [text]));
+    ctx.limits.pgBatchedRowsPerSec = perSecond(batched.count * 100, batched.ms);
+    ctx.row(
+      S,
+      "PostgreSQL rows/s, 100 rows per commit (one multi-row INSERT)",
+      ctx.limits.pgBatchedRowsPerSec,
+      "rows/s",
+    );
+  });
 }
 
 async function scryptLimits(ctx: BenchContext): Promise<void> {

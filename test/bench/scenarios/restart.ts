@@ -1,15 +1,17 @@
 // Scenario 7: server start-up time on a large database. The server creates the schema on an
-// empty file; the bench then fills it directly with better-sqlite3 (multi-row inserts in big
-// transactions, consistent with migrations/2026_11_25_001_initial.ts): users, messages mostly
+// empty database; the bench then fills it directly — SQLite with better-sqlite3 (multi-row
+// inserts in big transactions, consistent with migrations/2026_11_25_001_initial.ts),
+// PostgreSQL with INSERT … SELECT over generate_series (consistent with
+// migrations/postgres/2026_12_01_001_initial.ts) — with the same rows: users, messages mostly
 // delivered, a tenth still waiting in their recipients' inboxes, and some receipts waiting.
 // Start-up is timed from spawn to the "listening" line, median of several starts.
 
 import { scryptSync } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import Database from "better-sqlite3";
 import { BENCH_PASSWORD, padText } from "../bench-client.js";
 import type { BenchContext } from "../bench-context.js";
+import type { BenchDatabase } from "../bench-database.js";
 import { MIB, median } from "../stats.js";
 
 const S = "restart";
@@ -139,15 +141,58 @@ export function fillDatabase(dbPath: string, users: number, messages: number): n
   return (performance.now() - started) / 1000;
 }
 
+/** The same rows as fillDatabase, in PostgreSQL; returns the seconds it took. */
+export async function fillPostgres(db: BenchDatabase, users: number, messages: number): Promise<number> {
+  const started = performance.now();
+  const nowMs = Date.now();
+  // An ISO-8601 UTC text, as the server writes its timestamps, from epoch milliseconds.
+  const iso = (ms: string) =>
+    `to_char(to_timestamp((${ms}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  const statements = [
+    `INSERT INTO users (id, name, display_name, password_hash, created_at, last_seen_at) OVERRIDING SYSTEM VALUE
+     SELECT u, 'user' || u, 'User ' || u, $1, ${iso(`${nowMs - SPREAD_MS - 1000}`)}, ${iso(`${nowMs}`)}
+     FROM generate_series(1, ${users}) u`,
+    `INSERT INTO messages (id, sender_id, recipient_id, cid, raw_text, text, status, created_at, released_at, delivered_at)
+     OVERRIDING SYSTEM VALUE
+     SELECT id, ((id - 1) % ${users}) + 1, ((id * 7 + 3) % ${users}) + 1, 'c' || id, t, t,
+       CASE WHEN id % ${WAITING_EVERY} = 0 THEN 'sent' ELSE 'delivered' END, at, at,
+       CASE WHEN id % ${WAITING_EVERY} = 0 THEN NULL ELSE at END
+     FROM (SELECT id, rpad('stored message ' || id || ' ', 100, 'x') AS t,
+             ${iso(`${nowMs - SPREAD_MS} + floor(id::float8 / ${messages} * ${SPREAD_MS - 60_000})`)} AS at
+           FROM generate_series(1, ${messages}) id) m`,
+    `INSERT INTO inbox_events (user_id, seq, kind, message_id, receipt_status, created_at)
+     SELECT CASE WHEN waiting THEN recipient_id ELSE sender_id END, row_number() OVER (ORDER BY id),
+       CASE WHEN waiting THEN 'message' ELSE 'receipt' END, id,
+       CASE WHEN waiting THEN NULL ELSE 'delivered' END, created_at
+     FROM (SELECT *, id % ${WAITING_EVERY} = 0 AS waiting FROM messages) m
+     WHERE waiting OR id % ${RECEIPT_EVERY} = 1`,
+    "UPDATE store_meta SET last_seq = (SELECT count(*) FROM inbox_events), expiry_cursor = 0",
+    `UPDATE users u SET undelivered = w.n
+     FROM (SELECT recipient_id, count(*) AS n FROM messages WHERE status = 'sent' GROUP BY recipient_id) w
+     WHERE w.recipient_id = u.id`,
+    // Rows inserted with their ids: the identities go on after them.
+    "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users))",
+    "SELECT setval(pg_get_serial_sequence('messages', 'id'), (SELECT max(id) FROM messages))",
+    "ANALYZE",
+  ];
+  for (const statement of statements) {
+    await db.query(statement, statement.includes("$1") ? [fakeHash()] : []);
+  }
+  return (performance.now() - started) / 1000;
+}
+
 export async function restartScenario(ctx: BenchContext): Promise<void> {
+  await ctx.withDatabase(S, (db) => restartOn(ctx, db));
+}
+
+async function restartOn(ctx: BenchContext, db: BenchDatabase): Promise<void> {
   const size = ctx.sizes.restart;
-  const dbPath = path.join(ctx.folder(S), "parley.db");
   // The first start creates the schema.
-  await ctx.withServer(S, { dbPath, profile: false }, async () => {});
+  await ctx.withServer(S, { db, profile: false }, async () => {});
   const startups = async () => {
     const times: number[] = [];
     for (let i = 0; i < size.runs; i++) {
-      await ctx.withServer(S, { dbPath, profile: false }, async (server) => {
+      await ctx.withServer(S, { db, profile: false }, async (server) => {
         times.push(server.startupMs);
       });
     }
@@ -158,12 +203,16 @@ export async function restartScenario(ctx: BenchContext): Promise<void> {
     bound: nodeStart,
   });
 
-  const fillSeconds = fillDatabase(dbPath, size.users, size.messages);
+  const fillSeconds =
+    db.backend === "sqlite"
+      ? fillDatabase(db.location, size.users, size.messages)
+      : await fillPostgres(db, size.users, size.messages);
   ctx.note(
     `restart: filled the database with ${size.messages} messages for ${size.users} users in ${fillSeconds.toFixed(1)} s ` +
       `(${100 / WAITING_EVERY}% waiting in inboxes, receipts for ${100 / RECEIPT_EVERY}% of the delivered)`,
   );
-  ctx.row(S, `database size with ${size.messages} messages`, fs.statSync(dbPath).size / MIB, "MiB");
+  const bytes = db.backend === "sqlite" ? fs.statSync(db.location).size : await db.bytesInUse();
+  ctx.row(S, `database size with ${size.messages} messages`, bytes / MIB, "MiB");
   ctx.row(
     S,
     `server start-up with ${size.messages} stored messages (median of ${size.runs})`,

@@ -5,7 +5,6 @@
 // of one offline member. A server that answers room_create with unknown_op (before protocol v2)
 // is reported as not supporting rooms.
 
-import Database from "better-sqlite3";
 import type { BenchContext } from "../bench-context.js";
 import { percentiles, perSecond } from "../stats.js";
 import { withWorkers } from "../worker-host.js";
@@ -13,27 +12,13 @@ import { withWorkers } from "../worker-host.js";
 const S = "room";
 const ROOM = "#bench-room";
 
-// The bytes the database's pages hold as the server committed them (WAL included), without its
-// free pages: file sizes would miss growth inside a WAL that SQLite reuses after a checkpoint.
-function dbBytes(dbPath: string): number {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const pages = db.pragma("page_count", { simple: true }) as number;
-    const free = db.pragma("freelist_count", { simple: true }) as number;
-    return (pages - free) * (db.pragma("page_size", { simple: true }) as number);
-  } finally {
-    db.close();
-  }
-}
-
 export async function roomScenario(ctx: BenchContext): Promise<void> {
   const size = ctx.sizes.room;
   const members = Array.from({ length: size.members }, (_, k) => `room-member${k}`);
   const senders = members.slice(0, size.senders);
   const online = members.slice(size.senders, size.senders + size.online);
   const offline = members.slice(size.senders + size.online);
-  const dbPath = `${ctx.folder(S)}/parley.db`;
-  await ctx.withServer(S, { dbPath, args: ["--send-rate", "0", "--scrypt-cost", "1024"] }, (server) =>
+  await ctx.withServer(S, { args: ["--send-rate", "0", "--scrypt-cost", "1024"] }, (server, db) =>
     withWorkers(1, S, async ([worker]) => {
       const timeoutMs = ctx.sizes.deadlineMs / 3;
       const setup = await worker!.call("room.setup", {
@@ -51,7 +36,7 @@ export async function roomScenario(ctx: BenchContext): Promise<void> {
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const bytesBefore = dbBytes(dbPath);
+      const bytesBefore = await db.bytesInUse();
       const run = await worker!.call("room.run", {
         messages: size.messages,
         window: size.window,
@@ -60,7 +45,7 @@ export async function roomScenario(ctx: BenchContext): Promise<void> {
       });
       if (run.errors.length > 0) throw new Error(run.errors.join("; "));
       const total = run.sent;
-      const bytesAfter = dbBytes(dbPath);
+      const bytesAfter = await db.bytesInUse();
       const what = `room of ${size.members} (${size.online} online receivers, ${size.senders} senders), ${total} msgs`;
       ctx.row(
         S,
@@ -80,14 +65,16 @@ export async function roomScenario(ctx: BenchContext): Promise<void> {
         `fanned out to every other member (${size.members - 1} inbox events per message)`,
         perSecond(total * (size.members - 1), deliveredMs),
         "events/s",
-        { bound: ctx.bound("SQLite 100 rows/commit", ctx.limits.batchedRowsPerSec, "rows/s") },
+        { bound: ctx.rowsBound() },
       );
       const [p50, p99] = percentiles(run.latenciesMs, [50, 99]);
       ctx.row(S, "send-to-receive latency to online members p50", p50!, "ms");
       ctx.row(S, "send-to-receive latency to online members p99", p99!, "ms");
       ctx.row(
         S,
-        "database growth (pages in use, WAL included) per room message",
+        db.backend === "sqlite"
+          ? "database growth (pages in use, WAL included) per room message"
+          : "database growth (pg_database_size, WAL not included) per room message",
         (bytesAfter - bytesBefore) / total,
         "bytes/msg",
       );
