@@ -154,6 +154,13 @@ export class SessionRegistry {
       session.connection.close("session replaced", { ev: "session_replaced" });
       return;
     }
+    if (event.kind === "removed") {
+      for (const session of this.sessionsOf(event.userId)) {
+        this.#remove(session);
+        session.connection.close("account removed", { ev: "session_replaced" });
+      }
+      return;
+    }
     const before = this.isOnline(event.userId);
     if (event.online) this.#clusterOnline.add(event.userId);
     else this.#clusterOnline.delete(event.userId);

@@ -5,6 +5,7 @@
 
 import { expect } from "chai";
 import { DEAD_NODE_MS, HEARTBEAT_MS } from "../../server/store/postgres/node-membership.js";
+import { admin } from "../helpers/admin-command.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
 import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
@@ -72,6 +73,23 @@ describe("presence, sessions and log-in throttling across nodes (integration, ch
     expect(await onlineIn(cat, "ann")).to.equal(false);
     // Node 3 saw ann come online once, whichever devices she used.
     expect(cat.events.filter(presence("ann", true))).to.deep.equal([]);
+  });
+
+  it("`admin remove-user` on the database ends the account's sessions on every node", async () => {
+    const ann = await login(nodes[0]!, "ann");
+    const laptop = await login(nodes[1]!, "ann", "laptop");
+    const bob = await login(nodes[2]!, "bob");
+    const removed = await admin(database.url, ["remove-user", "ann"]);
+    expect(removed.code, removed.stderr).to.equal(0);
+    await ann.expectEvent((e) => e.ev === "session_replaced");
+    await laptop.expectEvent((e) => e.ev === "session_replaced");
+    await Promise.all([ann.closed, laptop.closed]);
+    // Only her sessions: bob's goes on, and she cannot come back.
+    await bob.roundtrip();
+    const again = await connect(nodes[1]!);
+    expect((await again.request("login", { user: "ann", password: PASSWORD })).error.code).to.equal(
+      "bad_credentials",
+    );
   });
 
   it(`kill -9 of a node: its users go offline on the others within ${DEAD_NODE_MS + HEARTBEAT_MS} ms`, async function () {

@@ -1,43 +1,14 @@
 // Administration: `parley-server admin` (the built command, as a child process) against a running
 // server through its admin socket, and on the database of a stopped one; closed registration.
 
-import { spawn } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect } from "chai";
+import { admin } from "../helpers/admin-command.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
 import { startTestServer, type TestServer } from "../helpers/test-server.js";
 
-const SERVER_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../server/main.js");
 const NEW_PASSWORD = "a brand new password";
-
-interface AdminRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `parley-server admin <args>` on `dbPath`, with `input` on its standard input. */
-function admin(dbPath: string, args: readonly string[], input = ""): Promise<AdminRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_MAIN, "admin", "--db", dbPath, ...args], {
-      env: { ...process.env, PARLEY_SCRYPT_COST: "1024" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 describe("administration (integration)", function () {
   this.timeout(30_000);

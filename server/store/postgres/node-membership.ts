@@ -35,7 +35,8 @@ export type ControlMessage =
       readonly online: boolean;
       readonly at: string;
     }
-  | { readonly kind: "replaced"; readonly node: number; readonly deviceId: number };
+  | { readonly kind: "replaced"; readonly node: number; readonly deviceId: number }
+  | { readonly kind: "removed"; readonly userId: number };
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -146,6 +147,7 @@ export function toClusterEvent(
   if (message.kind === "replaced") {
     return message.node === nodeId ? { kind: "replaced", deviceId: message.deviceId } : undefined;
   }
+  if (message.kind === "removed") return { kind: "removed", userId: message.userId };
   if (message.kind === "presence") {
     const { userId, user, online, at } = message;
     return { kind: "presence", userId, user, online, at };
