@@ -20,6 +20,12 @@ export class SessionRegistry {
    * for a single node. A user is online when they have a session here or are in this set.
    */
   readonly #clusterOnline = new Set<number>();
+  /**
+   * Users this node last told its sessions were online. A log-out's own commit and the store's
+   * notification of it race (several nodes), and either may tell first; this keeps the other
+   * from telling the same change twice.
+   */
+  readonly #toldOnline = new Set<number>();
   readonly #now: () => Date;
   readonly #pendingPresence: Array<{ readonly userId: number; readonly line: string }> = [];
   readonly #onPushed: ((count: number) => void) | undefined;
@@ -45,7 +51,10 @@ export class SessionRegistry {
 
   /** Learns who is online on other nodes (at start-up; nothing for a single node). */
   async loadClusterPresence(): Promise<void> {
-    for (const userId of await this.#store.onlineUserIds()) this.#clusterOnline.add(userId);
+    for (const userId of await this.#store.onlineUserIds()) {
+      this.#clusterOnline.add(userId);
+      this.#toldOnline.add(userId);
+    }
   }
 
   /** Online on this node or, with several nodes on one database, on any. */
@@ -198,6 +207,9 @@ export class SessionRegistry {
   // The changes of one event-loop turn are encoded once and written to each session in one
   // write; a user's own change is left out of their copy.
   #broadcastPresence(user: SessionUser, online: boolean, at: string): void {
+    if (this.#toldOnline.has(user.id) === online) return;
+    if (online) this.#toldOnline.add(user.id);
+    else this.#toldOnline.delete(user.id);
     const event: PresenceEvent = { ev: "presence", user: user.name, online, at };
     this.#pendingPresence.push({ userId: user.id, line: encodeFrame(event) });
     if (this.#pendingPresence.length === 1) setImmediate(() => this.#flushPresence());
