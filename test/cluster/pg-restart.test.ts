@@ -11,6 +11,7 @@ import { expect } from "chai";
 import pg from "pg";
 import { DEAD_NODE_MS, HEARTBEAT_MS } from "../../server/store/postgres/node-membership.js";
 import { type PrivatePostgres, type StopMode, startPrivatePostgres } from "../helpers/private-postgres.js";
+import { Progress } from "../helpers/progress.js";
 import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { type Frame, loggedIn, type TestClient } from "../helpers/test-client.js";
 
@@ -21,32 +22,6 @@ const SEND_WINDOW = 16;
 /** An answer slower than this, even while the database is down, counts as a hang. */
 const RESPONSE_TIMEOUT_MS = 20_000;
 const PHASE_TIMEOUT_MS = 60_000;
-
-/** Wakes whoever waits for a condition on the test's state; never polls. */
-class Progress {
-  readonly #waiters = new Set<() => void>();
-
-  changed(): void {
-    for (const wake of [...this.#waiters]) wake();
-  }
-
-  async until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.#waiters.add(wake);
-      });
-    }
-  }
-}
 
 interface Sender {
   readonly user: string;

@@ -15,6 +15,7 @@ import { expect } from "chai";
 import pg from "pg";
 import { BACKENDS, type Backend } from "../helpers/backends.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
+import { Progress } from "../helpers/progress.js";
 import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { type Frame, PASSWORD, TestClient } from "../helpers/test-client.js";
@@ -77,41 +78,6 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Wakes whoever waits for a condition on the test's state; waits with a deadline, never polls. */
-class Progress {
-  readonly #waiters = new Set<() => void>();
-  #wakeScheduled = false;
-
-  // Once per event-loop turn, not per event: the drain's condition walks every send, and
-  // evaluating it for each of thousands of events in one burst stalled this process long
-  // enough for a login response, already received, to lose the race against its timeout.
-  changed(): void {
-    if (this.#wakeScheduled) return;
-    this.#wakeScheduled = true;
-    setImmediate(() => {
-      this.#wakeScheduled = false;
-      for (const wake of [...this.#waiters]) wake();
-    });
-  }
-
-  async until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.#waiters.add(wake);
-      });
-    }
-  }
 }
 
 interface Life {
