@@ -1,7 +1,17 @@
-// The streams' rows as both backends read them (the same columns from the same SQL shape), and
+// The streams' rows (and the messages retention looks at) as both backends read them (the same columns from the same SQL shape), and
 // their conversion into the protocol's events: one place, so the two stores cannot drift apart.
 
 import type { InboxEvent, ReceiptStatus, RoomChange } from "../protocol/messages.js";
+
+/** A message retention looks at. */
+export interface RetentionRow {
+  readonly id: number;
+  readonly recipient_id: number | null;
+  readonly room_id: number | null;
+  readonly status: string;
+  readonly delivered_at: string | null;
+  readonly created_at: string;
+}
 
 export interface InboxRow {
   readonly seq: number;

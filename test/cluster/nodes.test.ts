@@ -4,7 +4,7 @@
 
 import { expect } from "chai";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
-import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
+import { type ServerProcess, spawnNodes } from "../helpers/server-process.js";
 import { loggedIn, type TestClient } from "../helpers/test-client.js";
 
 describe("several nodes on one PostgreSQL database (integration, child processes)", () => {
@@ -20,9 +20,7 @@ describe("several nodes on one PostgreSQL database (integration, child processes
 
   beforeEach(async () => {
     database = await createTestDatabase();
-    // One first, so that the others find the schema migrated; then two at once.
-    nodes = [await spawnServer(database.url)];
-    nodes.push(...(await Promise.all([spawnServer(database.url), spawnServer(database.url)])));
+    nodes = await spawnNodes(database.url, 3);
     clients = [];
   });
 

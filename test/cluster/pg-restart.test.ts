@@ -12,7 +12,7 @@ import pg from "pg";
 import { DEAD_NODE_MS, HEARTBEAT_MS } from "../../server/store/postgres/node-membership.js";
 import { type PrivatePostgres, type StopMode, startPrivatePostgres } from "../helpers/private-postgres.js";
 import { Progress } from "../helpers/progress.js";
-import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
+import { type ServerProcess, spawnNodes } from "../helpers/server-process.js";
 import { type Frame, loggedIn, type TestClient } from "../helpers/test-client.js";
 
 /** Sends each sender makes in all; the outages come after OUTAGE_MARKS of them are acknowledged. */
@@ -79,8 +79,7 @@ describe("PostgreSQL restarted under load (integration, child processes, a priva
     const db = await startPrivatePostgres();
     postgres = db;
     const url = await db.createDatabase("parley");
-    nodes = [await spawnServer(url)];
-    nodes.push(await spawnServer(url));
+    nodes = await spawnNodes(url, 2);
     const [first, second] = nodes as [ServerProcess, ServerProcess];
 
     const login = async (node: ServerProcess, user: string) => {

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { DEAD_NODE_MS, HEARTBEAT_MS } from "../../server/store/postgres/node-membership.js";
 import { admin } from "../helpers/admin-command.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg-database.js";
-import { type ServerProcess, spawnServer } from "../helpers/server-process.js";
+import { type ServerProcess, spawnNodes } from "../helpers/server-process.js";
 import { loggedIn, PASSWORD, TestClient } from "../helpers/test-client.js";
 
 const WRONG = "not the password";
@@ -36,8 +36,7 @@ describe("presence, sessions and log-in throttling across nodes (integration, ch
 
   beforeEach(async () => {
     database = await createTestDatabase();
-    nodes = [await spawnServer(database.url)];
-    nodes.push(...(await Promise.all([spawnServer(database.url), spawnServer(database.url)])));
+    nodes = await spawnNodes(database.url, 3);
     clients = [];
   });
 

@@ -146,3 +146,12 @@ export async function spawnNormalizer(port = 0): Promise<NormalizerProcess> {
   const url = listening.url as string;
   return { ...service, url, port: Number(new URL(url).port) };
 }
+
+/**
+ * `count` servers on one database (several nodes on PostgreSQL): one first, so that the others
+ * find the schema migrated, then the rest at once.
+ */
+export async function spawnNodes(db: string, count: number): Promise<ServerProcess[]> {
+  const first = await spawnServer(db);
+  return [first, ...(await Promise.all(Array.from({ length: count - 1 }, () => spawnServer(db))))];
+}

@@ -44,7 +44,6 @@ export const NODE_SQL = {
   join: "INSERT INTO nodes DEFAULT VALUES RETURNING id",
   heartbeat: "UPDATE nodes SET heartbeat_at = now() WHERE id = $1",
   rejoin: "INSERT INTO nodes (id) OVERRIDING SYSTEM VALUE VALUES ($1) ON CONFLICT (id) DO NOTHING",
-  leave: "DELETE FROM nodes WHERE id = $1",
   // $1 the timeout in ms, $2 this node.
   deadNodes: `SELECT id FROM nodes WHERE heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2`,
   // Locked: a node that heartbeats after all is not reaped.

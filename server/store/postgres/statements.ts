@@ -2,20 +2,10 @@
 // (../sqlite/statements.ts), in PostgreSQL's words: $n parameters, IS DISTINCT FROM, GREATEST,
 // lower(name) for SQLite's COLLATE NOCASE, booleans for SQLite's 0/1.
 
-/** A message retention looks at. */
-export interface RetentionRow {
-  readonly id: number;
-  readonly recipient_id: number | null;
-  readonly room_id: number | null;
-  readonly status: string;
-  readonly delivered_at: string | null;
-  readonly created_at: string;
-}
-
 /** Rows expiry reads per statement. */
 export const EXPIRY_CHUNK = 500;
 
-export type { InboxRow, RoomEventRow } from "../stream-rows.js";
+export type { InboxRow, RetentionRow, RoomEventRow } from "../stream-rows.js";
 
 export interface DeviceRow {
   readonly id: number;
@@ -127,8 +117,6 @@ export const SQL = {
     WHERE deleted_at IS NULL AND ($1::text IS NULL OR lower(name) > lower($1))
     ORDER BY lower(name) LIMIT $2`,
   setPresence: "UPDATE users SET online = $1, last_seen_at = $2 WHERE id = $3",
-  resetPresence: "UPDATE users SET online = 0 WHERE online <> 0",
-  resetDevicePresence: "UPDATE devices SET online = 0 WHERE online <> 0",
   softDeleteUser: "UPDATE users SET deleted_at = $1, online = 0 WHERE id = $2 AND deleted_at IS NULL",
   dropInbox: "DELETE FROM inbox_events WHERE user_id = $1",
   dropDevices: "DELETE FROM devices WHERE user_id = $1",
@@ -151,7 +139,6 @@ export const SQL = {
   deviceLogout: "UPDATE devices SET online = 0, last_seen_at = $1 WHERE id = $2",
   deleteDevice: "DELETE FROM devices WHERE id = $1",
   devicePosition: "SELECT acked_seq FROM devices WHERE id = $1",
-  moveDevice: "UPDATE devices SET acked_seq = GREATEST(acked_seq, $1), last_seen_at = $2 WHERE id = $3",
   minAcked: "SELECT min(acked_seq) AS floor FROM devices WHERE user_id = $1",
   staleDevices: `SELECT ${DEVICE_COLUMNS} FROM devices WHERE online = 0 AND last_seen_at < $1`,
   pruneInbox: "DELETE FROM inbox_events WHERE user_id = $1 AND seq <= $2",

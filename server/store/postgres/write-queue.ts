@@ -44,13 +44,19 @@ export interface WriteGroup<I, T> {
   run(tx: pg.PoolClient, inputs: readonly I[]): Promise<Array<T | StoreError>>;
 }
 
-interface QueuedWrite {
-  readonly run: (tx: pg.PoolClient) => Promise<unknown>;
-  readonly savepoint: boolean;
-  readonly group?: { readonly of: WriteGroup<unknown, unknown>; readonly input: unknown };
+interface Settles {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** A write of its own, or one input of a group (run with the group's neighbours, even alone). */
+type QueuedWrite =
+  | (Settles & {
+      readonly run: (tx: pg.PoolClient) => Promise<unknown>;
+      readonly savepoint: boolean;
+      readonly group?: undefined;
+    })
+  | (Settles & { readonly group: { readonly of: WriteGroup<unknown, unknown>; readonly input: unknown } });
 
 type Outcome =
   | { readonly ok: true; readonly value: unknown }
@@ -93,13 +99,6 @@ export class PgWriteQueue {
     if (this.#closed) return Promise.reject(new StoreError("unavailable", "the store is closed"));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({
-        // Alone, a group of one; #runBatch runs it with its neighbours.
-        run: async (tx) => {
-          const [result] = await group.run(tx, [input]);
-          if (result instanceof StoreError) throw result;
-          return result;
-        },
-        savepoint: false,
         group: { of: group as WriteGroup<unknown, unknown>, input },
         resolve: resolve as (value: unknown) => void,
         reject,

@@ -6,12 +6,12 @@
 
 import type Database from "better-sqlite3";
 import type { ReceiptStatus, RoomChange } from "../../protocol/messages.js";
-import type { InboxRow, RoomEventRow } from "../stream-rows.js";
+import type { InboxRow, RetentionRow, RoomEventRow } from "../stream-rows.js";
 
 /** Rows expiry reads per statement: the table changes between chunks, never under a statement. */
 export const EXPIRY_CHUNK = 500;
 
-export type { InboxRow, RoomEventRow } from "../stream-rows.js";
+export type { InboxRow, RetentionRow, RoomEventRow } from "../stream-rows.js";
 
 export interface DeviceRow {
   readonly id: number;
@@ -67,16 +67,6 @@ interface ExpiryRow {
   readonly sender_id: number;
   readonly recipient_id: number | null;
   readonly status: string;
-  readonly created_at: string;
-}
-
-/** A message retention looks at. */
-export interface RetentionRow {
-  readonly id: number;
-  readonly recipient_id: number | null;
-  readonly room_id: number | null;
-  readonly status: string;
-  readonly delivered_at: string | null;
   readonly created_at: string;
 }
 
