@@ -172,8 +172,8 @@ export type CommitListener = (commits: readonly CommitRecord[]) => void;
  * - presence: the user's online state over every node is now `online` (a log-in, a log-out, or
  *   a dead node reaped). Told to every node, the one that caused it included, in commit order.
  * - replaced: the session of this node's device `deviceId` was taken by a log-in on another node.
- * - removed: the account was deleted (by another node, or by `parley-server admin` on the
- *   database itself): its sessions end on every node.
+ * - removed: the account was deleted by another node, or by `parley-server admin` on the
+ *   database itself: its sessions here end.
  */
 export type ClusterEvent =
   | {

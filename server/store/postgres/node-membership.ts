@@ -36,7 +36,7 @@ export type ControlMessage =
       readonly at: string;
     }
   | { readonly kind: "replaced"; readonly node: number; readonly deviceId: number }
-  | { readonly kind: "removed"; readonly userId: number };
+  | { readonly kind: "removed"; readonly node: number; readonly userId: number };
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -146,7 +146,10 @@ export function toClusterEvent(
   if (message.kind === "replaced") {
     return message.node === nodeId ? { kind: "replaced", deviceId: message.deviceId } : undefined;
   }
-  if (message.kind === "removed") return { kind: "removed", userId: message.userId };
+  // The node that removed the account ends its own sessions, after answering whoever asked.
+  if (message.kind === "removed") {
+    return message.node === nodeId ? undefined : { kind: "removed", userId: message.userId };
+  }
   if (message.kind === "presence") {
     const { userId, user, online, at } = message;
     return { kind: "presence", userId, user, online, at };

@@ -352,7 +352,7 @@ export class PgStore implements Store {
     return this.#writes.enqueue(async (tx) => {
       if ((await tx.query(SQL.softDeleteUser, [at, userId])).rowCount === 0) return;
       // Every node ends the account's sessions, whoever removed it: they may be anywhere.
-      await notifyControl(tx, { kind: "removed", userId });
+      await notifyControl(tx, { kind: "removed", node: this.#nodeId, userId });
       await tx.query(SQL.dropInbox, [userId]);
       const wasOnline = (await one<{ online: boolean }>(tx, NODE_SQL.userOnline, [userId]))!.online;
       await tx.query(SQL.dropDevices, [userId]);
